@@ -1,0 +1,55 @@
+"""Domain errors. The CLI is the only place that turns them into ``Error: ...`` and a non-zero exit."""
+
+from __future__ import annotations
+
+
+class GanzooError(Exception):
+    """An error the user can fix: bad input, a missing file, an inconsistent recipe.
+
+    ``where`` locates it (recipe file, dotted path, line), ``hint`` says what to do next.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class RecipeError(GanzooError):
+    """The recipe (or an override) is malformed or does not fit the registered components."""
+
+
+class PluginError(GanzooError):
+    """A plugin failed to load, or a component name is unknown or ambiguous."""
+
+
+class DataError(GanzooError):
+    """A dataset cannot be read: missing folder, wrong layout, corrupt files."""
+
+
+class SplitNotFound(DataError):
+    """A dataset has no such split (e.g. no ``test`` split); callers may treat it as optional."""
+
+
+class CheckpointError(GanzooError):
+    """A checkpoint cannot be read, written, or does not match the recipe."""
+
+
+class TrainingError(GanzooError):
+    """Training cannot go on (non-finite loss, device unavailable, ...)."""
+
+
+class NonFiniteLoss(TrainingError):
+    """A loss became NaN or infinite."""
+
+    def __init__(self, step: int, name: str, value: float):
+        super().__init__(
+            f"loss {name!r} is {value} at step {step}",
+            hint="lower the learning rate, try precision: fp32, or set train.on_nan: skip",
+        )
+        self.step = step
+        self.name = name

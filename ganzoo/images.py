@@ -1,0 +1,136 @@
+"""Image files for dataset plugins and the CLI: listing, safe decoding, and transforms shared by paired images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal, Sequence
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from .errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"}
+Preprocess = Literal["resize_and_crop", "crop", "resize", "none"]
+
+# Guard against decompression bombs in downloaded datasets: refuse images over ~180 megapixels.
+Image.MAX_IMAGE_PIXELS = 180_000_000
+
+
+def list_images(root: Path, recursive: bool = True) -> list[Path]:
+    """Image files under ``root`` (by suffix), sorted; hidden files skipped."""
+    root = Path(root)
+    pattern = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in pattern if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not p.name.startswith("."))
+
+
+def require_dir(path: Path, layout: str) -> Path:
+    """``path`` if it is a directory; otherwise a DataError naming it and the layout expected."""
+    path = Path(path)
+    if not path.is_dir():
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise DataError(f"{path} {what}", hint=f"expected layout: {layout}")
+    return path
+
+
+def open_image(path: Path, mode: str = "RGB") -> Image.Image:
+    """Decode an image fully (so truncated files fail here), converted to ``mode`` ("RGB" or "L")."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert(mode)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from None
+
+
+def readable(path: Path) -> str | None:
+    """None if the image header reads; otherwise the reason. Cheap: does not decode pixels."""
+    try:
+        with Image.open(path) as img:
+            img.size  # noqa: B018 - forces the header
+        return None
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        return str(exc) or type(exc).__name__
+
+
+def screen(paths: Sequence[Path], strict: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Split ``paths`` into readable ones and (path, reason) for the rest; ``strict`` makes any bad file an error."""
+    good, bad = [], []
+    for p in paths:
+        reason = readable(p)
+        if reason is None:
+            good.append(p)
+        elif strict:
+            raise DataError(f"cannot read image {p}: {reason}", hint="remove it, or set data.strict: false to skip")
+        else:
+            bad.append((p, reason))
+    return good, bad
+
+
+def to_tensor(img: Image.Image) -> Tensor:
+    """PIL image -> float CHW tensor in [-1, 1]."""
+    t = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8)
+    t = t.view(img.size[1], img.size[0], len(img.getbands())).permute(2, 0, 1)
+    return t.float().div_(127.5).sub_(1.0)
+
+
+def from_tensor(t: Tensor) -> Image.Image:
+    """CHW tensor in [-1, 1] -> PIL image."""
+    arr = ((t.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    arr = arr[0] if arr.shape[0] == 1 else arr.permute(1, 2, 0)
+    return Image.fromarray(arr.numpy())
+
+
+@dataclass(frozen=True)
+class PairedTransform:
+    """Resize -> crop -> flip applied identically to every image of a sample, then scaled to [-1, 1].
+
+    Training: resize to ``load_size``, random ``crop_size`` crop, random horizontal flip (pix2pix/CycleGAN).
+    Evaluation (``train=False``): resized straight to ``crop_size`` (or centre-cropped for ``crop``), no flip.
+    Randomness comes from torch's global RNG, which the engine seeds per sample.
+    """
+
+    load_size: int = 286
+    crop_size: int = 256
+    preprocess: Preprocess = "resize_and_crop"
+    flip: bool = True
+    train: bool = True
+
+    def __post_init__(self) -> None:
+        if self.preprocess == "resize_and_crop" and self.crop_size > self.load_size:
+            raise ValueError(f"crop_size {self.crop_size} is larger than load_size {self.load_size}")
+
+    def _resize(self, img: Image.Image, size: int) -> Image.Image:
+        return img if img.size == (size, size) else img.resize((size, size), Image.BICUBIC)
+
+    def __call__(self, *images: Image.Image) -> list[Tensor]:
+        p, size = self.preprocess, self.crop_size
+        if p == "resize_and_crop":
+            images = tuple(self._resize(im, self.load_size if self.train else size) for im in images)
+        elif p == "resize":
+            images = tuple(self._resize(im, size) for im in images)
+        tensors = [to_tensor(im) for im in images]
+        if p in ("resize_and_crop", "crop"):
+            h, w = tensors[0].shape[-2:]
+            if h < size or w < size:
+                raise DataError(f"image of {w}x{h} is smaller than crop_size {size}",
+                                hint="use preprocess: resize_and_crop or a smaller crop_size")
+            if self.train:
+                top = int(torch.randint(0, h - size + 1, ()))
+                left = int(torch.randint(0, w - size + 1, ()))
+            else:
+                top, left = (h - size) // 2, (w - size) // 2
+            tensors = [t[:, top:top + size, left:left + size] for t in tensors]
+        if self.train and self.flip and bool(torch.rand(()) < 0.5):
+            tensors = [t.flip(-1) for t in tensors]
+        return [t.contiguous() for t in tensors]
+
+
+def describe_skipped(bad: Iterable[tuple[Path, str]]) -> str:
+    """``skipped N unreadable image(s) (a.png: reason; ...)`` for logs."""
+    bad = list(bad)
+    examples = "; ".join(f"{p.name}: {r}" for p, r in bad[:3])
+    return f"skipped {len(bad)} unreadable image(s) ({examples}{'; ...' if len(bad) > 3 else ''})"

@@ -1,0 +1,147 @@
+"""Text and JSON views of the registry for ``ganzoo list`` and ``ganzoo plugins``."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import inspect
+from typing import Any
+
+from .errors import PluginError
+from .hookspecs import KINDS
+from .registry import INSTALL_HINT, Entry, Registry
+from .schema import did_you_mean
+
+
+def plural(kind: str) -> str:
+    return kind + ("es" if kind.endswith("s") else "s")
+
+
+def _short(text: str, width: int = 90) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def parse_kind(word: str) -> str:
+    """``generator``/``generators`` -> ``generator``; a clear error for anything else."""
+    w = word.lower()
+    for kind in KINDS:
+        if w in (kind, plural(kind)):
+            return kind
+    raise PluginError(f"unknown kind {word!r}{did_you_mean(w, list(KINDS) + [plural(k) for k in KINDS])}",
+                      hint=f"kinds: {', '.join(KINDS)}")
+
+
+def _matches(entry: Entry, pattern: str | None) -> bool:
+    if not pattern:
+        return True
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatch(entry.name, pattern)
+    return pattern.lower() in entry.name.lower() or pattern.lower() in entry.summary.lower()
+
+
+def _default(value: Any) -> Any:
+    if value is inspect.Parameter.empty:
+        return None
+    return list(value) if isinstance(value, tuple) else value
+
+
+def param_rows(entry: Entry) -> list[dict[str, Any]]:
+    return [{"name": p.name, "type": p.type_name, "default": _default(p.default), "required": p.required}
+            for p in entry.params]
+
+
+def as_json(entry: Entry) -> dict[str, Any]:
+    return {"kind": entry.kind, "name": entry.name, "plugin": entry.dist, "version": entry.version,
+            "summary": entry.summary, "params": param_rows(entry)}
+
+
+def select(registry: Registry, kind: str | None, pattern: str | None) -> list[Entry]:
+    return [e for e in registry.entries(kind) if _matches(e, pattern)]
+
+
+def format_list(registry: Registry, entries: list[Entry]) -> str:
+    if not registry.plugins:
+        return INSTALL_HINT
+    lines: list[str] = []
+    by_kind: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_kind.setdefault(e.kind, []).append(e)
+    dupes = {(es[0].kind, es[0].name) for es in registry.duplicates()}
+    for kind in KINDS:
+        group = sorted(by_kind.get(kind, []), key=lambda e: (e.name, e.dist))
+        if not group:
+            continue
+        lines.append(f"{plural(kind)}:")
+        width = max(len(e.name) for e in group)
+        pwidth = max(len(f"{e.dist} {e.version}") for e in group)
+        for e in group:
+            mark = "  [duplicate: use " + e.qualified_name + "]" if (e.kind, e.name) in dupes else ""
+            lines.append(f"  {e.name.ljust(width)}  {f'{e.dist} {e.version}'.ljust(pwidth)}  {_short(e.summary)}{mark}")
+        lines.append("")
+    if not lines:
+        lines.append("no components match")
+    if registry.problems:
+        names = ", ".join(sorted({p.dist for p in registry.problems}))
+        lines.append(f"{len(registry.problems)} plugin(s) reported errors ({names}): see `ganzoo plugins`")
+    return "\n".join(lines).rstrip()
+
+
+def format_entry(entry: Entry, extra: str = "") -> str:
+    lines = [f"{entry.kind} {entry.name}  ({entry.qualified_name}, version {entry.version})", ""]
+    doc = entry.doc
+    if isinstance(entry.factory, functools.partial):
+        preset = ", ".join(f"{k}={v!r}" for k, v in entry.factory.keywords.items())
+        lines += [entry.summary, f"(variant: {preset})", ""]
+    if doc:
+        lines += [doc, ""]
+    rows = param_rows(entry)
+    if rows:
+        lines.append("parameters:")
+        w = max(len(r["name"]) for r in rows)
+        tw = max(len(r["type"]) for r in rows)
+        for r in rows:
+            default = "required" if r["required"] else f"default {r['default']!r}"
+            lines.append(f"  {r['name'].ljust(w)}  {r['type'].ljust(tw)}  {default}")
+    else:
+        lines.append("parameters: none")
+    if extra:
+        lines += ["", extra]
+    return "\n".join(lines)
+
+
+def details(entry: Entry) -> str:
+    """Extra text a component offers about itself (e.g. a PatchGAN's receptive field), via ``details(**params)``."""
+    cls = entry.factory
+    while isinstance(cls, functools.partial):
+        cls = cls.func
+    fn = getattr(cls, "details", None)
+    if not callable(fn):
+        return ""
+    defaults = {p.name: p.default for p in entry.params if not p.required}
+    try:
+        return str(fn(**defaults))
+    except Exception as exc:  # a plugin's details must never break `ganzoo list`
+        return f"(details unavailable: {exc})"
+
+
+def plugins_json(registry: Registry) -> list[dict[str, Any]]:
+    return [{"name": p.name, "dist": p.dist, "version": p.version, "entry_point": p.entry_point,
+             "kinds": sorted(p.kinds), "errors": p.errors} for p in registry.plugins]
+
+
+def format_plugins(registry: Registry) -> str:
+    if not registry.plugins:
+        return INSTALL_HINT
+    lines = []
+    for p in sorted(registry.plugins, key=lambda p: p.name):
+        kinds = ", ".join(k for k in KINDS if k in p.kinds) or "nothing"
+        lines.append(f"{p.dist} {p.version}  [{p.entry_point}]  provides: {kinds}")
+        for err in p.errors:
+            lines.append(f"    error: {err}")
+    dupes = registry.duplicates()
+    if dupes:
+        lines.append("")
+        lines.append("names registered more than once (a recipe must qualify them as dist:name):")
+        for es in dupes:
+            lines.append(f"  {es[0].kind} {es[0].name}: " + ", ".join(e.qualified_name for e in es))
+    return "\n".join(lines)

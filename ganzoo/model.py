@@ -1,0 +1,102 @@
+"""GANModel: the contract between a training scheme (a ``model`` plugin) and the engine."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Mapping, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from .losses import Loss
+
+Batch = dict[str, Tensor]
+
+
+class Optimizers(Protocol):
+    """What ``train_step`` receives: the model's optimizer groups, stepped by name.
+
+    ``step(group, loss)`` zeroes that group's gradients, backpropagates ``loss`` into the group's parameters
+    only (nothing is computed for the other groups' weights), applies loss scaling, distributed gradient
+    averaging and the non-finite guard, then steps the optimizer. ``optimizers[group]`` is the underlying
+    ``torch.optim.Optimizer``.
+    """
+
+    def step(self, group: str, loss: Tensor) -> None: ...
+
+    def __getitem__(self, group: str) -> torch.optim.Optimizer: ...
+
+
+class GANModel(nn.Module):
+    """A training scheme: declares what it needs and owns its training step.
+
+    Subclasses declare, as class attributes:
+
+    - ``component_slots``: slot name -> component kind, e.g. ``{"generator": "generator"}``. The recipe's
+      ``components:`` section fills each slot; the built module arrives as the constructor argument of the
+      same name.
+    - ``loss_slots``: slot name -> loss role class (:mod:`ganzoo.losses`), filled from ``losses:``.
+    - ``batch_keys``: the keys ``train_step`` reads from a batch; the dataset must provide them.
+    - ``optimizer_groups``: group name -> slots whose parameters it optimizes; the recipe's ``optim:``
+      section must name exactly these groups.
+
+    The constructor's keyword-only parameters are the recipe's ``model:`` options. The engine moves the
+    model to its device, wraps ``train_step`` in autocast, and never looks inside.
+
+    Optional capabilities, used by the CLI when present: ``translate`` (with ``directions``),
+    ``generate``, ``evaluation_pairs``, and ``warnings``.
+    """
+
+    component_slots: ClassVar[Mapping[str, str]] = {}
+    loss_slots: ClassVar[Mapping[str, type[Loss]]] = {}
+    batch_keys: ClassVar[tuple[str, ...]] = ()
+    optimizer_groups: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    #: translation directions this model supports (``ganzoo translate --direction``); empty if none.
+    directions: ClassVar[tuple[str, ...]] = ()
+    #: real batches consumed per ``train_step``; the engine concatenates them along dim 0 (e.g. n_critic).
+    batches_per_step: int = 1
+
+    def train_step(self, batch: Batch, optimizers: Optimizers, step: int) -> Mapping[str, Tensor | float]:
+        """One training step: compute losses, call ``optimizers.step(group, loss)``; return named scalars."""
+        raise NotImplementedError
+
+    def sample(self, batch: Batch) -> dict[str, Tensor]:
+        """Named tensors for a picture of progress: images (N, C, H, W) in [-1, 1], or points (N, 2)."""
+        raise NotImplementedError
+
+    # Optional capabilities -------------------------------------------------------------------------------
+    def translate(self, images: Tensor, direction: str) -> Tensor:
+        """Map a batch of images in [-1, 1] to the other domain (image-to-image models)."""
+        raise NotImplementedError(f"{type(self).__name__} does not translate images")
+
+    def generate(self, n: int) -> Tensor:
+        """``n`` unconditional samples (unconditional models)."""
+        raise NotImplementedError(f"{type(self).__name__} does not generate unconditional samples")
+
+    def evaluation_pairs(self, batch: Batch) -> dict[str, tuple[Tensor, Tensor]]:
+        """Named (output, target) pairs on a test batch, scored by ``ganzoo eval``."""
+        raise NotImplementedError(f"{type(self).__name__} has no evaluation pairs")
+
+    def warnings(self) -> list[str]:
+        """Configuration warnings shown by ``--dry-run`` and the run log (e.g. batch norm with a penalty)."""
+        return []
+
+    # Helpers for subclasses and the engine ------------------------------------------------------------------
+    @classmethod
+    def supports(cls, capability: str) -> bool:
+        """Whether the subclass implements an optional capability (``translate``, ``generate``, ...)."""
+        return getattr(cls, capability) is not getattr(GANModel, capability)
+
+    @property
+    def device(self) -> torch.device:
+        for t in self.parameters():
+            return t.device
+        return torch.device("cpu")
+
+    def group_parameters(self, group: str) -> list[nn.Parameter]:
+        """Trainable parameters of the slots in an optimizer group (each parameter once)."""
+        seen: dict[int, nn.Parameter] = {}
+        for slot in self.optimizer_groups[group]:
+            for p in getattr(self, slot).parameters():
+                if p.requires_grad:
+                    seen.setdefault(id(p), p)
+        return list(seen.values())

@@ -1,0 +1,104 @@
+"""Optimizers per group, learning-rate schedules, and the ``optimizers.step(group, loss)`` a model calls."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .device import no_autocast
+from .errors import NonFiniteLoss
+from .model import GANModel
+from .resolve import Spec
+from .schedules import SCHEDULES
+
+GradReducer = Callable[[list[nn.Parameter]], None]
+
+
+def make_optimizer(spec: Spec, params: list[nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
+    """The recipe's optimizer, with the fused implementation where torch has one and the user chose none."""
+    kwargs = dict(spec.params)
+    accepted = inspect.signature(spec.factory).parameters
+    if "fused" in accepted and kwargs.get("fused") is None and kwargs.get("foreach") is None:
+        if not kwargs.get("differentiable") and device.type in ("cpu", "cuda"):
+            kwargs["fused"] = True
+    try:
+        return spec.factory(params, **kwargs)
+    except (RuntimeError, ValueError):
+        if kwargs.get("fused") and spec.params.get("fused") is None:
+            kwargs["fused"] = None  # this torch build has no fused kernel for the device or dtype
+            return spec.factory(params, **kwargs)
+        raise
+
+
+class Scheduler:
+    """Sets each group's learning rate to ``base_lr * factor(step, total)``; its only state is the step."""
+
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], spec: dict, total_steps: int):
+        params = {k: v for k, v in spec.items() if k != "name"}
+        self.factor = SCHEDULES[spec["name"]](**params)
+        self.total = total_steps
+        self.base = {g: [pg["lr"] for pg in opt.param_groups] for g, opt in optimizers.items()}
+        self.optimizers = optimizers
+
+    def set_step(self, step: int) -> None:
+        f = self.factor(step, self.total)
+        for group, opt in self.optimizers.items():
+            for pg, base in zip(opt.param_groups, self.base[group]):
+                pg["lr"] = base * f
+
+    def lrs(self) -> dict[str, float]:
+        return {g: opt.param_groups[0]["lr"] for g, opt in self.optimizers.items()}
+
+
+class OptimizerSet:
+    """The ``optimizers`` argument of ``GANModel.train_step``: one optimizer per group, stepped by name."""
+
+    def __init__(
+        self,
+        model: GANModel,
+        optimizers: dict[str, torch.optim.Optimizer],
+        device: torch.device,
+        *,
+        scaler: torch.amp.GradScaler | None = None,
+        on_nan: str = "stop",
+        reduce_gradients: GradReducer | None = None,
+    ):
+        self.optimizers = optimizers
+        self.params = {g: [p for pg in opt.param_groups for p in pg["params"]] for g, opt in optimizers.items()}
+        self.device = device
+        self.scaler = scaler
+        self.on_nan = on_nan
+        self.reduce_gradients = reduce_gradients
+        self.step_index = 0  # set by the engine before each train_step, for error messages
+        self.skipped = 0
+
+    def __getitem__(self, group: str) -> torch.optim.Optimizer:
+        return self.optimizers[group]
+
+    def __iter__(self):
+        return iter(self.optimizers)
+
+    def step(self, group: str, loss: Tensor) -> None:
+        """Zero the group's gradients, backpropagate ``loss`` into its parameters only, and step it."""
+        if group not in self.optimizers:
+            raise KeyError(f"no optimizer group {group!r}; groups: {', '.join(self.optimizers)}")
+        if not torch.isfinite(loss).all():
+            if self.on_nan == "stop":
+                raise NonFiniteLoss(self.step_index, f"{group} (total)", float(loss.detach().float().sum()))
+            self.skipped += 1
+            return
+        optimizer, params = self.optimizers[group], self.params[group]
+        optimizer.zero_grad(set_to_none=True)
+        with no_autocast(self.device):
+            # inputs= restricts backward to this group: no weight gradients for the other groups' modules.
+            (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=params)
+        if self.reduce_gradients is not None:
+            self.reduce_gradients(params)
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()

@@ -1,0 +1,126 @@
+"""Find the ``ganzoo`` entry points and load each plugin in its own try, recording failures.
+
+pluggy's ``load_setuptools_entrypoints`` stops at the first plugin that fails to import and skips a second
+entry point of the same name, so entry points are loaded here one at a time.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import pluggy
+
+from . import hookspecs
+from .schema import did_you_mean
+
+GROUP = "ganzoo"
+STRICT_ENV = "GANZOO_STRICT_PLUGINS"
+ALLOW_ENV = "GANZOO_LOAD_PLUGINS"
+
+
+@dataclass
+class Plugin:
+    """One loaded (or failed) entry point and what it provides."""
+
+    name: str  # unique registration name: "<dist>:<entry point>"
+    dist: str
+    version: str
+    entry_point: str  # "name = value" as written in the providing package
+    module: object | None = None
+    kinds: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager with ganzoo's hookspecs and no plugins."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _normalise(dist_name: str) -> str:
+    return dist_name.lower().replace("_", "-").replace(".", "-")
+
+
+def _allowlist() -> set[str] | None:
+    raw = os.environ.get(ALLOW_ENV, "").strip()
+    return {_normalise(x) for x in raw.split(",") if x.strip()} if raw else None
+
+
+def _strict() -> bool:
+    return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def entry_points() -> list[metadata.EntryPoint]:
+    """Every entry point of the ``ganzoo`` group in the environment."""
+    return list(metadata.entry_points(group=GROUP))
+
+
+def _format_exception(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{at}"
+
+
+def register_plugin(pm: pluggy.PluginManager, plugin: Plugin, module: object, strict: bool = False) -> None:
+    """Register ``module`` with ``pm`` under ``plugin.name``; record unknown (misspelt) hooks on ``plugin``."""
+    try:
+        pm.register(module, name=plugin.name)
+    except Exception as exc:  # pluggy validates hookimpl signatures against the specs here
+        if strict:
+            raise
+        plugin.errors.append(_format_exception(exc))
+        return
+    plugin.module = module
+    for caller in pm.get_hookcallers(module) or []:
+        if caller.name in hookspecs.KINDS.values():
+            continue
+        message = f"unknown hook {caller.name!r}{did_you_mean(caller.name, hookspecs.KINDS.values())}"
+        if strict:
+            raise pluggy.PluginValidationError(module, f"{plugin.name}: {message}")
+        plugin.errors.append(message)
+
+
+def load_plugins(
+    pm: pluggy.PluginManager,
+    eps: Iterable[metadata.EntryPoint] | None = None,
+    *,
+    allow: set[str] | None = None,
+    strict: bool | None = None,
+) -> list[Plugin]:
+    """Load every entry point into ``pm``; a failing one is recorded, never fatal unless ``strict``.
+
+    ``allow`` (default: ``$GANZOO_LOAD_PLUGINS``) restricts loading to those distributions; ``strict``
+    (default: ``$GANZOO_STRICT_PLUGINS``) re-raises import errors, for plugin authors.
+    """
+    allow = _allowlist() if allow is None else {_normalise(a) for a in allow}
+    strict = _strict() if strict is None else strict
+    plugins = []
+    for ep in entry_points() if eps is None else eps:
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else "unknown"
+        if allow is not None and _normalise(dist_name) not in allow:
+            continue
+        plugin = Plugin(
+            name=f"{dist_name}:{ep.name}",
+            dist=dist_name,
+            version=dist.version if dist is not None else "0",
+            entry_point=f"{ep.name} = {ep.value}",
+        )
+        plugins.append(plugin)
+        if pm.has_plugin(plugin.name):
+            plugin.errors.append(f"a second entry point named {ep.name!r} in {dist_name}; ignored")
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:
+            if strict:
+                raise
+            plugin.errors.append(_format_exception(exc))
+            continue
+        register_plugin(pm, plugin, module, strict)
+    return plugins

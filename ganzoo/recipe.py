@@ -1,0 +1,181 @@
+"""Recipes: YAML (safe loading only) with line numbers for every key, and ``--set`` overrides."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .errors import RecipeError
+from .schema import did_you_mean
+
+SECTIONS = ("model", "components", "losses", "data", "optim", "train")
+REQUIRED_SECTIONS = ("model", "data", "optim")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``2e-4`` as a float and only ``true``/``false`` as booleans (not yes/no/on/off)."""
+
+
+_Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:bool"]
+                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+            |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+            |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def yaml_value(text: str) -> Any:
+    """Parse one YAML value with the recipe loader (used for ``--set`` values)."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def dump(data: Any) -> str:
+    """YAML text of plain data (tuples written as lists), keys in insertion order."""
+    return yaml.safe_dump(_plain(data), sort_keys=False, default_flow_style=None, width=110)
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+@dataclass
+class Recipe:
+    """A recipe as written (plus overrides), with the source line of every dotted key."""
+
+    data: dict[str, Any]
+    source: str = "<recipe>"
+    name: str = "recipe"
+    lines: dict[str, int] = field(default_factory=dict)
+    overridden: set[str] = field(default_factory=set)
+
+    def where(self, path: str) -> str:
+        """``file:line (dotted.path)``, or ``--set dotted.path`` when an override put it there."""
+        for o in sorted(self.overridden):
+            created = path not in self.lines and o.startswith(path + ".")
+            if path == o or path.startswith(o + ".") or created:
+                return f"--set {o}" + (f" ({path})" if path != o else "")
+        p = path
+        while p:
+            if p in self.lines:
+                return f"{self.source}:{self.lines[p]} ({path})" if path else f"{self.source}:{self.lines[p]}"
+            p = p.rpartition(".")[0]
+        return f"{self.source} ({path})" if path else self.source
+
+    def error(self, path: str, message: str, hint: str | None = None) -> RecipeError:
+        return RecipeError(message, where=self.where(path), hint=hint)
+
+    def section(self, name: str) -> Any:
+        return self.data.get(name)
+
+
+def _record_lines(node: yaml.Node, prefix: str, lines: dict[str, int], source: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            path = f"{prefix}.{key}" if prefix else key
+            if key in seen:
+                raise RecipeError(f"duplicate key {key!r}", where=f"{source}:{key_node.start_mark.line + 1} ({path})")
+            seen.add(key)
+            lines[path] = key_node.start_mark.line + 1
+            _record_lines(value_node, path, lines, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = f"{prefix}.{i}"
+            lines[path] = item.start_mark.line + 1
+            _record_lines(item, path, lines, source)
+
+
+def parse_recipe(text: str, source: str = "<recipe>", name: str = "recipe") -> Recipe:
+    """Parse recipe text; YAML errors and non-mapping documents become :class:`RecipeError`."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[str, int] = {}
+        if node is not None:
+            _record_lines(node, "", lines, source)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        problem = exc.problem or str(exc)
+        raise RecipeError(f"YAML syntax error: {problem}", where=f"{source}{line}") from None
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"YAML error: {exc}", where=source) from None
+    finally:
+        loader.dispose()
+    if data is None:
+        raise RecipeError("the recipe is empty", where=source, hint=f"a recipe has the sections {', '.join(SECTIONS)}")
+    if not isinstance(data, dict):
+        raise RecipeError(f"a recipe is a mapping of sections, got {type(data).__name__}", where=source)
+    # Anchors/aliases share objects: copy so that an override of one slot does not change its twin.
+    return Recipe(copy.deepcopy(data), source, name, lines)
+
+
+def recipe_from_dict(data: dict[str, Any], source: str, name: str = "recipe") -> Recipe:
+    """A recipe from plain data (e.g. the resolved recipe stored in a checkpoint)."""
+    return Recipe(copy.deepcopy(data), source, name)
+
+
+def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
+    """Read a recipe file and apply ``--set KEY=VALUE`` overrides."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory, not a recipe file" if path.is_dir() else "not found"
+        raise RecipeError(f"recipe {what}: {path}", hint="recipes live in recipes/, e.g. recipes/pix2pix.yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read recipe {path}: {exc}") from None
+    recipe = parse_recipe(text, source=str(path), name=path.stem)
+    for assignment in overrides:
+        apply_override(recipe, assignment)
+    return recipe
+
+
+def apply_override(recipe: Recipe, assignment: str) -> None:
+    """Apply ``dotted.path=value`` (value parsed as YAML) to the recipe, creating mappings on the way."""
+    key, sep, raw = assignment.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise RecipeError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set train.steps=100")
+    parts = key.split(".")
+    if parts[0] not in SECTIONS:
+        raise RecipeError(
+            f"--set {key}: unknown section {parts[0]!r}{did_you_mean(parts[0], SECTIONS)}",
+            hint=f"sections: {', '.join(SECTIONS)}",
+        )
+    try:
+        value = yaml_value(raw)
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"--set {key}: cannot parse value {raw!r}: {exc}") from None
+    node: Any = recipe.data
+    for i, part in enumerate(parts[:-1]):
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, dict):
+            parent = ".".join(parts[: i + 1])
+            raise RecipeError(f"--set {key}: {parent} is a {type(node).__name__}, not a mapping")
+    node[parts[-1]] = value
+    recipe.overridden.add(key)

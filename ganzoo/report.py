@@ -1,0 +1,169 @@
+"""What a run shows: ``metrics.jsonl``, the loss-curve figure, and sample pictures."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from torch import Tensor
+
+#: metrics.jsonl fields written by the engine rather than the model (not plotted as losses).
+ENGINE_FIELDS = ("step", "epoch", "time", "samples_per_s", "skipped")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+class MetricsLog:
+    """Append-only ``metrics.jsonl``; on resume, rows after the resumed step are dropped."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def truncate_after(self, step: int) -> None:
+        if not self.path.exists():
+            return
+        keep = [line for line in self.read_lines() if json.loads(line).get("step", 0) <= step]
+        self.path.write_text("".join(line + "\n" for line in keep))
+
+    def read_lines(self) -> list[str]:
+        return [line for line in self.path.read_text().splitlines() if line.strip()]
+
+    def write(self, row: dict[str, Any]) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row, allow_nan=True) + "\n")
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.read_lines()] if self.path.exists() else []
+
+
+def _panel_of(key: str) -> str:
+    return key.split("/", 1)[0] if "/" in key else "loss"
+
+
+def plot_losses(rows: Iterable[dict[str, Any]], path: Path, title: str = "") -> None:
+    """One panel per loss group (the part of a key before ``/``), learning rates in their own panel."""
+    series: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        for key, value in row.items():
+            if key in ENGINE_FIELDS or not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            series[_panel_of(key)][key].append((row["step"], float(value)))
+    if not series:
+        return
+    plt = _pyplot()
+    panels = sorted(series, key=lambda p: (p == "lr", p))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), sharex=True, squeeze=False)
+    for ax, panel in zip(axes[:, 0], panels):
+        for key, points in sorted(series[panel].items()):
+            steps, values = zip(*points)
+            ax.plot(steps, values, label=key, linewidth=1.2)
+        ax.set_ylabel(panel)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+    axes[-1, 0].set_xlabel("step")
+    if title:
+        axes[0, 0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _to_image(t: Tensor):
+    """(C, H, W) in [-1, 1] -> (H, W, C) or (H, W) float array in [0, 1] for imshow."""
+    t = ((t.detach().float().cpu().clamp(-1, 1) + 1) / 2).contiguous()
+    if t.shape[0] == 1:
+        return t[0].numpy()
+    if t.shape[0] > 3:
+        t = t[:3]
+    return t.permute(1, 2, 0).numpy()
+
+
+def save_samples(samples: dict[str, Tensor], path: Path, title: str = "", markers: Tensor | None = None) -> None:
+    """A picture of named samples: an image grid (rows = examples, columns = names) or a 2-D scatter."""
+    plt = _pyplot()
+    first = next(iter(samples.values()))
+    if first.dim() == 2:
+        fig, ax = plt.subplots(figsize=(6, 6))
+        for name, pts in samples.items():
+            pts = pts.detach().float().cpu()
+            ax.scatter(pts[:, 0], pts[:, 1], s=4, alpha=0.5, label=name)
+        if markers is not None:
+            m = markers.detach().float().cpu()
+            ax.scatter(m[:, 0], m[:, 1], marker="x", c="k", s=40, label="modes")
+        ax.set_aspect("equal")
+        ax.legend(loc="upper right", fontsize=8)
+    else:
+        names = list(samples)
+        rows = min(t.shape[0] for t in samples.values())
+        h, w = first.shape[-2:]
+        scale = 2.0 * min(1.0, 128 / max(h, w)) + 0.6
+        fig, axes = plt.subplots(rows, len(names), figsize=(scale * len(names), scale * rows * h / w), squeeze=False)
+        for r in range(rows):
+            for c, name in enumerate(names):
+                ax = axes[r, c]
+                img = _to_image(samples[name][r])
+                ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if r == 0:
+                    ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def save_images(images: Tensor, paths: Iterable[Path]) -> None:
+    """Write each image of a batch in [-1, 1] to its own file."""
+    from PIL import Image
+
+    for img, path in zip(images, paths):
+        arr = (_to_image(img) * 255).round().astype("uint8")
+        Image.fromarray(arr).save(path)
+
+
+def save_grid(images: Tensor, path: Path, nrow: int | None = None) -> None:
+    """A single image grid of a batch in [-1, 1] (``ganzoo sample --out grid.png``)."""
+    from torchvision.utils import save_image
+
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(images.shape[0]))))
+    save_image((images.detach().float().cpu().clamp(-1, 1) + 1) / 2, path, nrow=nrow, padding=2)
+
+
+def format_table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[f"{c:.4f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    return "\n".join(out)
+
+
+def tensorboard_writer(log_dir: Path):
+    """A TensorBoard SummaryWriter when tensorboard is installed, else None; never raises."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(log_dir=str(log_dir))
+    except Exception:
+        return None
+
+
+def mean_rows(values: dict[str, list[float]]) -> dict[str, float]:
+    return {k: sum(v) / len(v) for k, v in values.items() if v}
+
+
+def as_float(value: Any) -> float:
+    return float(value.detach().float()) if isinstance(value, torch.Tensor) else float(value)
