@@ -1,0 +1,1 @@
+"""CycleGAN: ResNet generator, image pool, unpaired datasets, the CycleGAN training scheme."""
