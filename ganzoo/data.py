@@ -113,6 +113,8 @@ class Batches:
             persistent_workers=workers > 0,
             prefetch_factor=4 if workers > 0 else None,
             worker_init_fn=_seed_worker,
+            # its own generator: creating an iterator must not draw from the global RNG (exact resume)
+            generator=torch.Generator().manual_seed(seed),
         )
         self.epoch, self.index = 0, 0
         self._it: Iterator | None = None

@@ -88,7 +88,8 @@ def configure(device: torch.device, *, threads: int | None, deterministic: bool)
         torch.backends.cudnn.allow_tf32 = True
         if deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic, warn_only=device.type == "cuda")
+    if deterministic or torch.are_deterministic_algorithms_enabled():  # the call itself is slow: only when needed
+        torch.use_deterministic_algorithms(deterministic, warn_only=device.type == "cuda")
     tune_allocator()
 
 

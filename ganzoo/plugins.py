@@ -56,8 +56,9 @@ def _strict() -> bool:
 
 
 def entry_points() -> list[metadata.EntryPoint]:
-    """Every entry point of the ``ganzoo`` group in the environment."""
-    return list(metadata.entry_points(group=GROUP))
+    """Every entry point of the ``ganzoo`` group in the environment, in a stable order."""
+    eps = metadata.entry_points(group=GROUP)
+    return sorted(eps, key=lambda ep: (ep.dist.metadata["Name"].lower() if ep.dist else "", ep.name))
 
 
 def _format_exception(exc: BaseException) -> str:

@@ -91,38 +91,54 @@ def _to_image(t: Tensor):
 
 def save_samples(samples: dict[str, Tensor], path: Path, title: str = "", markers: Tensor | None = None) -> None:
     """A picture of named samples: an image grid (rows = examples, columns = names) or a 2-D scatter."""
-    plt = _pyplot()
     first = next(iter(samples.values()))
     if first.dim() == 2:
-        fig, ax = plt.subplots(figsize=(6, 6))
-        for name, pts in samples.items():
-            pts = pts.detach().float().cpu()
-            ax.scatter(pts[:, 0], pts[:, 1], s=4, alpha=0.5, label=name)
-        if markers is not None:
-            m = markers.detach().float().cpu()
-            ax.scatter(m[:, 0], m[:, 1], marker="x", c="k", s=40, label="modes")
-        ax.set_aspect("equal")
-        ax.legend(loc="upper right", fontsize=8)
+        _save_scatter(samples, path, title, markers)
     else:
-        names = list(samples)
-        rows = min(t.shape[0] for t in samples.values())
-        h, w = first.shape[-2:]
-        scale = 2.0 * min(1.0, 128 / max(h, w)) + 0.6
-        fig, axes = plt.subplots(rows, len(names), figsize=(scale * len(names), scale * rows * h / w), squeeze=False)
-        for r in range(rows):
-            for c, name in enumerate(names):
-                ax = axes[r, c]
-                img = _to_image(samples[name][r])
-                ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if r == 0:
-                    ax.set_title(name, fontsize=9)
+        _save_image_grid(samples, path, title)
+
+
+def _save_scatter(samples: dict[str, Tensor], path: Path, title: str, markers: Tensor | None) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 6))
+    for name, pts in samples.items():
+        pts = pts.detach().float().cpu()
+        ax.scatter(pts[:, 0], pts[:, 1], s=4, alpha=0.5, label=name)
+    if markers is not None:
+        m = markers.detach().float().cpu()
+        ax.scatter(m[:, 0], m[:, 1], marker="x", c="k", s=40, label="modes")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None)
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str) -> None:
+    """Rows = examples, columns = names, a header line with the names; tiny images are enlarged (nearest)."""
+    from PIL import Image, ImageDraw
+
+    names = list(samples)
+    rows = min(t.shape[0] for t in samples.values())
+    h, w = next(iter(samples.values())).shape[-2:]
+    scale = max(1, 96 // max(h, w))
+    cell_h, cell_w, pad, header = h * scale, w * scale, 4, 14 + (14 if title else 0)
+    canvas = Image.new("RGB", (len(names) * (cell_w + pad) + pad, header + rows * (cell_h + pad) + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((pad, 2), title, fill="black")
+    for c, name in enumerate(names):
+        x = pad + c * (cell_w + pad)
+        draw.text((x, header - 13), name[: max(4, cell_w // 6)], fill="black")
+        for r in range(rows):
+            arr = (_to_image(samples[name][r]) * 255).round().astype("uint8")
+            img = Image.fromarray(arr).convert("RGB")
+            if scale > 1:
+                img = img.resize((cell_w, cell_h), Image.NEAREST)
+            canvas.paste(img, (x, header + pad + r * (cell_h + pad)))
+    canvas.save(path)
 
 
 def save_images(images: Tensor, paths: Iterable[Path]) -> None:

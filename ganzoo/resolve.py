@@ -177,7 +177,9 @@ def _optimizer_class(check: _Checker, path: str, name: Any) -> type[torch.optim.
 def _resolve_train(check: _Checker, model_slots: Iterable[str]) -> TrainConfig:
     given = check.recipe.section("train") or {}
     given = check.mapping("train", given, "the train section")
-    values = check.params("train", given, parameters(TrainConfig), "train")
+    # ema is given as a mapping and validated against EMAConfig below
+    params = [Param(p.name, p.default, dict | None) if p.name == "ema" else p for p in parameters(TrainConfig)]
+    values = check.params("train", given, params, "train")
 
     schedule = values["lr_schedule"]
     schedule = {"name": schedule} if isinstance(schedule, str) else dict(schedule)
