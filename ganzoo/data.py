@@ -67,8 +67,8 @@ class EpochSampler(Sampler):
             order = torch.randperm(self.size, generator=g).tolist()
         else:
             order = list(range(self.size))
-        per_rank = self.size // self.world_size
-        shard = order[self.rank * per_rank:(self.rank + 1) * per_rank]
+        # strided shards: the ranks' k-th batches together are the single-process k-th batch of world x size
+        shard = order[self.rank::self.world_size][: self.size // self.world_size]
         for index in shard[self.offset:]:
             yield index, sample_seed(self.seed, self.epoch, index)
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import inspect
-from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
 from .device import no_autocast
+from .distributed import all_true
 from .errors import NonFiniteLoss
 from .model import GANModel
 from .resolve import Spec
 from .schedules import SCHEDULES
-
-GradReducer = Callable[[list[nn.Parameter]], None]
 
 
 def make_optimizer(spec: Spec, params: list[nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
@@ -64,14 +62,12 @@ class OptimizerSet:
         *,
         scaler: torch.amp.GradScaler | None = None,
         on_nan: str = "stop",
-        reduce_gradients: GradReducer | None = None,
     ):
         self.optimizers = optimizers
         self.params = {g: [p for pg in opt.param_groups for p in pg["params"]] for g, opt in optimizers.items()}
         self.device = device
         self.scaler = scaler
         self.on_nan = on_nan
-        self.reduce_gradients = reduce_gradients
         self.step_index = 0  # set by the engine before each train_step, for error messages
         self.skipped = 0
 
@@ -85,7 +81,7 @@ class OptimizerSet:
         """Zero the group's gradients, backpropagate ``loss`` into its parameters only, and step it."""
         if group not in self.optimizers:
             raise KeyError(f"no optimizer group {group!r}; groups: {', '.join(self.optimizers)}")
-        if not torch.isfinite(loss).all():
+        if not all_true(bool(torch.isfinite(loss).all()), self.device):  # collective under torchrun
             if self.on_nan == "stop":
                 raise NonFiniteLoss(self.step_index, f"{group} (total)", float(loss.detach().float().sum()))
             self.skipped += 1
@@ -95,8 +91,6 @@ class OptimizerSet:
         with no_autocast(self.device):
             # inputs= restricts backward to this group: no weight gradients for the other groups' modules.
             (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=params)
-        if self.reduce_gradients is not None:
-            self.reduce_gradients(params)
         if self.scaler is not None:
             self.scaler.step(optimizer)
             self.scaler.update()

@@ -177,9 +177,33 @@ def tensorboard_writer(log_dir: Path):
         return None
 
 
-def mean_rows(values: dict[str, list[float]]) -> dict[str, float]:
-    return {k: sum(v) / len(v) for k, v in values.items() if v}
-
-
 def as_float(value: Any) -> float:
     return float(value.detach().float()) if isinstance(value, torch.Tensor) else float(value)
+
+
+class MetricsWindow:
+    """Scalars of the steps since the last log row, averaged into the next row; its state survives a resume."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = {}
+        self.seconds = 0.0
+        self.steps = 0
+
+    def add(self, values: dict[str, float], seconds: float) -> None:
+        for key, value in values.items():
+            self.values.setdefault(key, []).append(value)
+        self.seconds += seconds
+        self.steps += 1
+
+    def means(self) -> dict[str, float]:
+        return {k: sum(v) / len(v) for k, v in self.values.items() if v}
+
+    def reset(self) -> None:
+        self.values, self.seconds, self.steps = {}, 0.0, 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"values": self.values, "seconds": self.seconds, "steps": self.steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.values = {k: list(v) for k, v in state["values"].items()}
+        self.seconds, self.steps = float(state["seconds"]), int(state["steps"])

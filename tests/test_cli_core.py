@@ -104,5 +104,5 @@ def test_real_console_entry_point(toy_installed, toy_recipe):
     proc = run_ganzoo("run", toy_recipe, "--set", "components.generator.widht=3")
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: --set components.generator.widht: unknown parameter 'widht'")
-    assert "Hint: accepted parameters: channels, width, norm" in proc.stderr
+    assert "Hint: accepted parameters: channels, width, norm, dropout" in proc.stderr
     assert "Traceback" not in proc.stderr

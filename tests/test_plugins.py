@@ -137,7 +137,8 @@ def test_uninstalled_checkout_says_how_to_install(monkeypatch, cli):
 def test_registry_entry_knows_its_parameters(toy_registry):
     entry = toy_registry.get("generator", "toy_gen")
     params = {p.name: (p.default, p.type_name) for p in entry.params}
-    assert params == {"channels": (3, "int"), "width": (4, "int"), "norm": ("batch | none".split(" | ")[1], "'batch' | 'none'")}
+    assert params == {"channels": (3, "int"), "width": (4, "int"), "norm": ("none", "'batch' | 'none'"),
+                      "dropout": (0.2, "float")}
     model = toy_registry.get("model", "toy_gan")
     assert [p.name for p in model.params] == ["nan_at", "d_steps"]  # slots are not recipe options
     dataset = toy_registry.get("dataset", "toy_pairs")

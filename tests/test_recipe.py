@@ -38,7 +38,7 @@ def test_line_numbers_for_dotted_paths():
 
 def test_resolved_recipe_fills_defaults_and_coerces(toy_registry):
     resolved = resolve_text(TOY_RECIPE, toy_registry)
-    assert resolved.components["generator"].params == {"channels": 3, "width": 4, "norm": "none"}
+    assert resolved.components["generator"].params == {"channels": 3, "width": 4, "norm": "none", "dropout": 0.2}
     assert resolved.optim["G"].params["betas"] == (0.5, 0.999)  # list -> tuple as annotated
     assert resolved.losses["reconstruction"].params["weight"] == 10.0
     assert resolved.train.lr_schedule == {"name": "constant"}
@@ -77,7 +77,7 @@ def test_validation_errors_name_the_place(toy_registry, old, new, message, where
 
 def test_unknown_parameter_hint_lists_accepted(toy_registry):
     err = error_of(TOY_RECIPE.replace("{name: toy_gen}", "{name: toy_gen, foo: 1}"), toy_registry)
-    assert err.hint == "accepted parameters: channels, width, norm"
+    assert err.hint == "accepted parameters: channels, width, norm, dropout"
 
 
 def test_lr_schedule_and_ema_are_validated(toy_registry):

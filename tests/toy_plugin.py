@@ -16,13 +16,14 @@ from ganzoo.losses import AdversarialLoss, ReconstructionLoss
 class ToyGenerator(nn.Module):
     """Two 3x3 convolutions, Tanh."""
 
-    def __init__(self, *, channels: int = 3, width: int = 4, norm: Literal["batch", "none"] = "none"):
+    def __init__(self, *, channels: int = 3, width: int = 4, norm: Literal["batch", "none"] = "none",
+                 dropout: float = 0.2):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(channels, width, 3, padding=1),
             nn.BatchNorm2d(width) if norm == "batch" else nn.Identity(),
             nn.ReLU(),
-            nn.Dropout(0.2),
+            nn.Dropout(dropout),
             nn.Conv2d(width, channels, 3, padding=1),
             nn.Tanh(),
         )

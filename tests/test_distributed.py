@@ -1,0 +1,77 @@
+"""Data parallelism through torchrun on CPU (gloo, 2 processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import run_ganzoo
+
+EXACT = ["--set", "components.generator.dropout=0", "--set", "train.workers=0", "--set", "train.eval_at_end=false",
+         "--set", "optim.G={name: SGD, lr: 0.5}", "--set", "optim.D={name: SGD, lr: 0.5}"]
+
+
+def torchrun(*args, nproc=2, timeout=240):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "ganzoo", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "GANZOO_DIST_TIMEOUT": "60", "OMP_NUM_THREADS": "1"})
+
+
+def weights(run):
+    return torch.load(run / "checkpoints/last.pt", weights_only=True)
+
+
+@pytest.fixture
+def two_rank_run(toy_installed, toy_recipe, tmp_path):
+    out = tmp_path / "ddp"
+    proc = torchrun("run", toy_recipe, "--out", out, "--no-progress", "--set", "train.steps=1",
+                    "--set", "train.batch_size=2", *EXACT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_two_processes_write_one_run_directory(two_rank_run, tmp_path):
+    out, proc = two_rank_run
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()].count("ddp") == 1
+    assert (out / "checkpoints/last.pt").exists() and (out / "samples/step_0000001.png").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["world_size"] == 2 and manifest["batch_size_per_process"] == 2
+    assert "batch 2 per process x 2 processes" in proc.stderr
+    state = weights(out)
+    assert state["world_size"] == 2 and len(state["rng_ranks"]) == 2
+    assert not any(k.startswith(("module.", "_orig_mod.")) for k in state["model"])
+
+
+def test_gradients_match_a_single_process_with_the_global_batch(two_rank_run, toy_recipe, tmp_path):
+    out, _ = two_rank_run
+    single = tmp_path / "single"
+    proc = run_ganzoo("run", toy_recipe, "--out", single, "--no-progress", "--set", "train.steps=1",
+                      "--set", "train.batch_size=4", *EXACT)
+    assert proc.returncode == 0, proc.stderr
+    a, b = weights(out)["model"], weights(single)["model"]
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_two_rank_checkpoint_resumes_in_one_process(two_rank_run, toy_recipe):
+    out, _ = two_rank_run
+    proc = run_ganzoo("run", toy_recipe, "--resume", out, "--no-progress", "--set", "train.steps=3",
+                      "--set", "train.batch_size=2", *EXACT)
+    assert proc.returncode == 0, proc.stderr
+    assert "checkpoint written by 2 process(es), resumed on 1" in proc.stderr
+    state = weights(out)
+    assert state["step"] == 3 and state["world_size"] == 1
+
+
+def test_world_larger_than_dataset_is_a_clear_error(toy_installed, toy_recipe):
+    proc = torchrun("run", toy_recipe, "--no-progress", "--set", "data.size=3", "--set", "train.batch_size=2",
+                    "--set", "train.workers=0")
+    assert proc.returncode != 0
+    assert "Error: the dataset has 3 samples, fewer than one batch of 2 per process (2 processes)" in proc.stderr
