@@ -75,3 +75,25 @@ def test_world_larger_than_dataset_is_a_clear_error(toy_installed, toy_recipe):
                     "--set", "train.workers=0")
     assert proc.returncode != 0
     assert "Error: the dataset has 3 samples, fewer than one batch of 2 per process (2 processes)" in proc.stderr
+
+
+def test_a_failing_rank_stops_the_others(toy_installed, toy_recipe):
+    proc = torchrun("run", toy_recipe, "--no-progress", "--set", "model.fail_on_rank=1", "--set", "train.steps=50",
+                    "--set", "train.workers=0", timeout=120)
+    assert proc.returncode != 0
+    assert "simulated failure on rank 1" in proc.stderr
+
+
+def test_cuda_rank_without_gpu_is_a_clear_error(monkeypatch):
+    from ganzoo.distributed import DistEnv, device_for
+    from ganzoo.errors import TrainingError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(TrainingError, match="rank 1 asks for CUDA but has no GPU"):
+        device_for(DistEnv(rank=1, local_rank=1, world_size=2), "cuda")
+    assert device_for(DistEnv(rank=1, local_rank=1, world_size=2), "auto") == "auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(TrainingError, match=r"local rank 1\) has no GPU: only 1 visible"):
+        device_for(DistEnv(rank=1, local_rank=1, world_size=2), "auto")
+    assert device_for(DistEnv(rank=0, local_rank=0, world_size=2), "auto") == "cuda:0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import torch
@@ -76,14 +77,17 @@ class ToyGAN(GANModel):
     directions = ("AtoB",)
 
     def __init__(self, generator, discriminator, adversarial, reconstruction, *, nan_at: int = 0,
-                 d_steps: int = 1):
+                 d_steps: int = 1, fail_on_rank: int = -1):
         super().__init__()
         self.generator, self.discriminator = generator, discriminator
         self.adversarial, self.reconstruction = adversarial, reconstruction
         self.nan_at = nan_at
         self.batches_per_step = d_steps
+        self.fail_on_rank = fail_on_rank
 
     def train_step(self, batch, optimizers, step):
+        if self.fail_on_rank >= 0 and int(os.environ.get("RANK", "0")) == self.fail_on_rank and step == 1:
+            raise RuntimeError(f"simulated failure on rank {self.fail_on_rank}")
         a_all, b_all = batch["A"], batch["B"]
         d_losses = []
         for a, b in zip(a_all.chunk(self.batches_per_step), b_all.chunk(self.batches_per_step)):
