@@ -229,7 +229,11 @@ def eval_cmd(target: Path, data: tuple[str, ...], split: str, device: str, batch
 
 
 def main() -> None:
-    cli(prog_name="ganzoo")
+    try:
+        cli(prog_name="ganzoo")
+    except KeyboardInterrupt:  # a second Ctrl-C during training, or Ctrl-C outside it
+        click.echo("Error: aborted", err=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -284,10 +284,12 @@ class Trainer:
             self.metrics.write(row)
             self._tensorboard(row)
 
-    def _flush_window(self) -> None:
+    def _flush_window(self, collective: bool = True) -> None:
         if not self.window.steps:
             return
-        means = dist.mean_over_ranks(self.window.means(), self.device)
+        means = self.window.means()
+        if collective:
+            means = dist.mean_over_ranks(means, self.device)
         row: dict[str, Any] = {"step": self.step, "epoch": self.batches.epoch, **means}
         row |= {f"lr/{g}": lr for g, lr in self.scheduler.lrs().items()}
         samples = self.window.steps * self.batches.batch_size * self.env.world_size
@@ -310,6 +312,16 @@ class Trainer:
                     self.tb.add_scalar(k, v, row["step"])
         except Exception:
             self.tb = None  # TensorBoard never fails a run
+
+    def _keep_history(self, collective: bool) -> None:
+        try:
+            self._flush_window(collective)
+            self.plot()
+        except Exception as exc:  # never mask the original error
+            self.log(f"(could not write the metrics after the failure: {exc})")
+
+    def _last_checkpoint_note(self) -> str:
+        return f"last good checkpoint: {self.run.last}" if self.run.last.exists() else "no checkpoint was written"
 
     def plot(self) -> None:
         if self.main:
@@ -371,11 +383,15 @@ class Trainer:
                         self.save_checkpoint()
                     if stop:
                         raise Interrupted(self.step, self.run)
-        except NonFiniteLoss as exc:
-            self._flush_window()
-            self.plot()
-            good = f"last good checkpoint: {self.run.last}" if self.run.last.exists() else "no checkpoint was written"
-            exc.hint = f"{exc.hint}; {good}"
+        except NonFiniteLoss as exc:  # raised on every rank at the same step
+            self._keep_history(collective=True)
+            exc.hint = f"{exc.hint}; {self._last_checkpoint_note()}"
+            raise
+        except Exception:
+            # A bug or an I/O error mid-step: the weights may be half-updated, so no checkpoint is written now;
+            # the metrics and curves so far are kept and the last periodic checkpoint stays the resume point.
+            self._keep_history(collective=False)
+            self.log(f"training failed at step {self.step}; {self._last_checkpoint_note()}")
             raise
         finally:
             bar.close()
