@@ -1,0 +1,119 @@
+"""Unconditional training schemes: WGAN-GP (critic + gradient penalty, n_critic) and DCGAN (non-saturating BCE)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo import GANModel
+from ganzoo.losses import AdversarialLoss, Penalty
+
+#: points drawn for a 2-D scatter plot (images use the fixed batch's size)
+SCATTER_POINTS = 1000
+#: seed of the fixed noise behind sample pictures: the same latents at every sample step and after a resume
+FIXED_NOISE_SEED = 1234
+
+
+class UnconditionalGAN(GANModel):
+    """Shared by WGAN-GP and DCGAN: a generator of (N, z_dim) noise, a critic, noise, sampling."""
+
+    component_slots = {"generator": "generator", "critic": "discriminator"}
+    batch_keys = ("x",)
+    optimizer_groups = {"G": ("generator",), "D": ("critic",)}
+
+    def __init__(self, generator: nn.Module, critic: nn.Module):
+        super().__init__()
+        self.z_dim = getattr(generator, "z_dim", None)
+        if not isinstance(self.z_dim, int):
+            raise ValueError(f"generator {type(generator).__name__} has no integer z_dim attribute: "
+                             "use a latent generator (dcgan, mlp)")
+        self.generator, self.critic = generator, critic
+
+    def noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.z_dim, device=self.device)
+
+    def generate(self, n: int) -> Tensor:
+        return self.generator(self.noise(n))
+
+    def sample(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Real images beside fakes from fixed noise; for 2-D data, real points and 1000 generated points."""
+        real = batch["x"]
+        n = max(SCATTER_POINTS, len(real)) if real.dim() == 2 else len(real)
+        g = torch.Generator().manual_seed(FIXED_NOISE_SEED)
+        z = torch.randn(n, self.z_dim, generator=g).to(self.device)
+        return {"real": real, "fake": self.generator(z)}
+
+
+class WGANGP(UnconditionalGAN):
+    """WGAN-GP (Gulrajani et al. 2017): ``n_critic`` critic updates, each on a fresh real batch, per generator update.
+
+    Critic loss = adversarial (wasserstein: mean D(fake) - mean D(real)) + penalty weight x gradient penalty.
+    Logs D/loss (critic total), D/wasserstein (the estimate mean D(real) - mean D(fake): it should fall as G
+    improves and stay positive), D/gp, and G/loss (-mean D(fake), which drifts freely: only its trend against
+    D/wasserstein means something).
+    """
+
+    loss_slots = {"adversarial": AdversarialLoss, "penalty": Penalty}
+
+    def __init__(self, generator: nn.Module, critic: nn.Module, adversarial: AdversarialLoss, penalty: Penalty,
+                 *, n_critic: int = 5):
+        super().__init__(generator, critic)
+        if n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        self.adversarial, self.penalty = adversarial, penalty
+        self.n_critic = n_critic
+        self.batches_per_step = n_critic  # the engine delivers n_critic real batches concatenated
+
+    def train_step(self, batch, optimizers, step):
+        reals = batch["x"].chunk(self.n_critic)
+        totals, estimates, penalties = [], [], []
+        for real in reals:
+            with torch.no_grad():
+                fake = self.generator(self.noise(len(real)))
+            real_scores, fake_scores = self.critic(real), self.critic(fake)
+            adv = self.adversarial.real(real_scores) + self.adversarial.fake(fake_scores)
+            gp = self.penalty(self.critic, real, fake)
+            loss = self.adversarial.weight * adv + self.penalty.weight * gp
+            optimizers.step("D", loss)
+            totals.append(loss.detach())
+            estimates.append((real_scores.detach().float().mean() - fake_scores.detach().float().mean()))
+            penalties.append(gp.detach())
+        g_loss = self.adversarial.generator(self.critic(self.generate(len(reals[0]))))
+        optimizers.step("G", self.adversarial.weight * g_loss)
+        return {
+            "D/loss": torch.stack(totals).mean(),
+            "D/wasserstein": torch.stack(estimates).mean(),
+            "D/gp": torch.stack(penalties).mean(),
+            "G/loss": g_loss.detach(),
+        }
+
+    def warnings(self) -> list[str]:
+        batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.critic.modules())
+        if batch_norm and self.penalty.weight > 0:
+            return ["the critic uses batch norm together with a gradient penalty: batch norm mixes the samples of "
+                    "a batch, so the per-sample penalty no longer constrains the critic (WGAN-GP paper, "
+                    "section 4); use norm: layer (or none / instance)"]
+        return []
+
+
+class DCGAN(UnconditionalGAN):
+    """DCGAN (Radford et al. 2016): one discriminator update per generator update, non-saturating BCE (vanilla).
+
+    Logs D/real and D/fake (the discriminator's BCE terms: ~0.69 each at balance) and G/loss.
+    """
+
+    loss_slots = {"adversarial": AdversarialLoss}
+
+    def __init__(self, generator: nn.Module, critic: nn.Module, adversarial: AdversarialLoss):
+        super().__init__(generator, critic)
+        self.adversarial = adversarial
+
+    def train_step(self, batch, optimizers, step):
+        real = batch["x"]
+        fake = self.generate(len(real))  # G(z) once: detached for D, attached for G
+        d_real = self.adversarial.real(self.critic(real))
+        d_fake = self.adversarial.fake(self.critic(fake.detach()))
+        optimizers.step("D", self.adversarial.weight * (d_real + d_fake))
+        g_loss = self.adversarial.generator(self.critic(fake))
+        optimizers.step("G", self.adversarial.weight * g_loss)
+        return {"D/real": d_real.detach(), "D/fake": d_fake.detach(), "G/loss": g_loss.detach()}
