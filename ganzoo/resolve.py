@@ -203,9 +203,13 @@ def _resolve_train(check: _Checker, model_slots: Iterable[str]) -> TrainConfig:
                                   hint=f"the model's slots: {', '.join(model_slots)}")
         values["ema"] = ema
 
+    if values["steps"] is not None and values["epochs"] is not None:
+        # they are alternatives: one given with --set replaces the other written in the recipe
+        overridden = {k for k in ("steps", "epochs") if f"train.{k}" in check.recipe.overridden}
+        if len(overridden) != 1:
+            raise check.error("train", "set train.steps or train.epochs, not both")
+        values["epochs" if "steps" in overridden else "steps"] = None
     train = TrainConfig(**values)
-    if train.steps is not None and train.epochs is not None:
-        raise check.error("train", "set train.steps or train.epochs, not both")
     if train.steps is None and train.epochs is None:
         raise check.error("train", "set train.steps or train.epochs", hint="e.g. --set train.steps=1000")
     for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "sample_count"):

@@ -106,6 +106,14 @@ def test_overrides(toy_registry):
     assert "no components slot 'genrator' (did you mean 'generator'?)" in err.message
 
 
+def test_steps_or_epochs_override_replaces_the_other(toy_registry):
+    resolved = resolve_text(TOY_RECIPE, toy_registry, ["train.epochs=3"])
+    assert (resolved.train.steps, resolved.train.epochs) == (None, 3.0)
+    text = TOY_RECIPE.replace("steps: 8", "epochs: 2")
+    resolved = resolve_text(text, toy_registry, ["train.steps=5"])
+    assert (resolved.train.steps, resolved.train.epochs) == (5, None)
+
+
 def test_override_syntax_errors():
     recipe = parse_recipe(TOY_RECIPE)
     with pytest.raises(RecipeError, match="expected KEY=VALUE"):
