@@ -1,0 +1,107 @@
+"""The CycleGAN training scheme (Zhu et al. 2017): two generators, two discriminators, cycle and identity losses."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo import GANModel
+from ganzoo.losses import AdversarialLoss, ReconstructionLoss
+
+from .pool import ImagePool
+
+
+class CycleGAN(GANModel):
+    """CycleGAN: G_AB, G_BA, D_A (judges domain A), D_B; adversarial + cycle + identity losses, fake-image pools.
+
+    Generator step: adversarial(D_B(G_AB(A))) + adversarial(D_A(G_BA(B))) + cycle weight x (|G_BA(G_AB(A)) - A|
+    + |G_AB(G_BA(B)) - B|) + identity weight x (|G_BA(A) - A| + |G_AB(B) - B|); an identity weight of 0 skips
+    those passes. Discriminator step: each D on real images vs fakes drawn from its ``pool_size`` history pool,
+    halved.
+    """
+
+    component_slots = {"G_AB": "generator", "G_BA": "generator", "D_A": "discriminator", "D_B": "discriminator"}
+    loss_slots = {"adversarial": AdversarialLoss, "cycle": ReconstructionLoss, "identity": ReconstructionLoss}
+    batch_keys = ("A", "B")
+    optimizer_groups = {"G": ("G_AB", "G_BA"), "D": ("D_A", "D_B")}
+    directions = ("AtoB", "BtoA")
+
+    def __init__(
+        self,
+        G_AB: nn.Module,
+        G_BA: nn.Module,
+        D_A: nn.Module,
+        D_B: nn.Module,
+        adversarial: AdversarialLoss,
+        cycle: ReconstructionLoss,
+        identity: ReconstructionLoss,
+        *,
+        pool_size: int = 50,
+    ):
+        super().__init__()
+        self.G_AB, self.G_BA, self.D_A, self.D_B = G_AB, G_BA, D_A, D_B
+        self.adversarial, self.cycle, self.identity = adversarial, cycle, identity
+        if identity.weight > 0:
+            for name, g in (("G_AB", G_AB), ("G_BA", G_BA)):
+                c_in, c_out = getattr(g, "in_channels", None), getattr(g, "out_channels", None)
+                if c_in is not None and c_out is not None and c_in != c_out:
+                    raise ValueError(f"the identity loss feeds each generator images of its output domain, but "
+                                     f"{name} maps {c_in} to {c_out} channels; set losses.identity.weight: 0")
+        self.pool_A, self.pool_B = ImagePool(pool_size), ImagePool(pool_size)
+
+    def train_step(self, batch, optimizers, step):
+        real_A, real_B = batch["A"], batch["B"]
+        fake_B, fake_A = self.G_AB(real_A), self.G_BA(real_B)
+        rec_A, rec_B = self.G_BA(fake_B), self.G_AB(fake_A)
+
+        # Generators. optimizers.step("G", ...) backpropagates into G only: D weights get no gradients here.
+        terms = {
+            "G/adv_AB": self.adversarial.generator(self.D_B(fake_B)),
+            "G/adv_BA": self.adversarial.generator(self.D_A(fake_A)),
+            "G/cycle_A": self.cycle(rec_A, real_A),
+            "G/cycle_B": self.cycle(rec_B, real_B),
+        }
+        g_loss = (self.adversarial.weight * (terms["G/adv_AB"] + terms["G/adv_BA"])
+                  + self.cycle.weight * (terms["G/cycle_A"] + terms["G/cycle_B"]))
+        if self.identity.weight > 0:
+            terms["G/idt_A"] = self.identity(self.G_BA(real_A), real_A)
+            terms["G/idt_B"] = self.identity(self.G_AB(real_B), real_B)
+            g_loss = g_loss + self.identity.weight * (terms["G/idt_A"] + terms["G/idt_B"])
+        optimizers.step("G", g_loss)
+
+        # Discriminators, on real images vs pooled (possibly older) fakes.
+        pooled_A, pooled_B = self.pool_A.query(fake_A), self.pool_B.query(fake_B)
+        terms["D_A/real"] = self.adversarial.real(self.D_A(real_A))
+        terms["D_A/fake"] = self.adversarial.fake(self.D_A(pooled_A))
+        terms["D_B/real"] = self.adversarial.real(self.D_B(real_B))
+        terms["D_B/fake"] = self.adversarial.fake(self.D_B(pooled_B))
+        d_loss = 0.5 * (terms["D_A/real"] + terms["D_A/fake"] + terms["D_B/real"] + terms["D_B/fake"])
+        optimizers.step("D", d_loss)
+        return {k: v.detach() for k, v in terms.items()}
+
+    def sample(self, batch):
+        real_A, real_B = batch["A"], batch["B"]
+        fake_B, fake_A = self.G_AB(real_A), self.G_BA(real_B)
+        columns = {"real A": real_A, "fake B": fake_B, "rec A": self.G_BA(fake_B)}
+        if "A_true_B" in batch:
+            columns["true B"] = batch["A_true_B"]
+        columns |= {"real B": real_B, "fake A": fake_A, "rec B": self.G_AB(fake_A)}
+        if "B_true_A" in batch:
+            columns["true A"] = batch["B_true_A"]
+        return columns
+
+    def translate(self, images: Tensor, direction: str) -> Tensor:
+        if direction not in self.directions:
+            raise ValueError(f"direction must be one of {self.directions}, got {direction!r}")
+        return (self.G_AB if direction == "AtoB" else self.G_BA)(images)
+
+    def evaluation_pairs(self, batch):
+        """Cycle reconstructions always; translations against ground truth where the batch carries it."""
+        real_A, real_B = batch["A"], batch["B"]
+        fake_B, fake_A = self.G_AB(real_A), self.G_BA(real_B)
+        pairs = {"cycle_A": (self.G_BA(fake_B), real_A), "cycle_B": (self.G_AB(fake_A), real_B)}
+        if "A_true_B" in batch:
+            pairs["AtoB"] = (fake_B, batch["A_true_B"])
+        if "B_true_A" in batch:
+            pairs["BtoA"] = (fake_A, batch["B_true_A"])
+        return pairs
