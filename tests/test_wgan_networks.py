@@ -1,0 +1,77 @@
+"""The DCGAN generator and critic, the MLPs, and the per-sample independence the gradient penalty needs."""
+
+import pytest
+import torch
+
+from ganzoo_wgan.mlp import MLPDiscriminator, MLPGenerator
+from ganzoo_wgan.networks import Critic, DCGANGenerator
+
+
+@pytest.mark.parametrize("size,blocks", [(8, 0), (16, 1), (32, 2), (64, 3), (128, 4)])
+def test_generator_shapes_per_image_size(size, blocks):
+    g = DCGANGenerator(z_dim=5, hidden_dim=2, im_chan=3, image_size=size)
+    out = g(torch.randn(4, 5))
+    assert out.shape == (4, 3, size, size)
+    assert out.abs().max() <= 1.0
+    assert g.z_dim == 5
+    # first block (1x1 -> 4x4) + BatchNorm/ReLU doubling blocks + final ConvTranspose2d/Tanh
+    convs = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(convs) == blocks + 2
+    assert convs[0].stride == (1, 1) and convs[0].padding == (0, 0)
+    assert all(c.stride == (2, 2) and c.padding == (1, 1) for c in convs[1:])
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in g.modules()) == blocks + 1
+    assert isinstance(g.net[-1], torch.nn.Tanh)
+
+
+def test_generator_notes_channels_at_64():
+    g = DCGANGenerator(z_dim=10, hidden_dim=32, im_chan=3, image_size=64)
+    convs = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(10, 256), (256, 128), (128, 64), (64, 32), (32, 3)]
+
+
+@pytest.mark.parametrize("size", [8, 16, 32, 64])
+@pytest.mark.parametrize("norm", ["none", "layer", "instance", "batch"])
+def test_critic_one_score_per_sample(size, norm):
+    c = Critic(im_chan=1, hidden_dim=2, image_size=size, norm=norm)
+    assert c(torch.randn(3, 1, size, size)).shape == (3,)
+
+
+@pytest.mark.parametrize("size", [48, 4, 100])
+def test_image_sizes_must_be_powers_of_two(size):
+    with pytest.raises(ValueError, match="power of two"):
+        DCGANGenerator(image_size=size)
+    with pytest.raises(ValueError, match="power of two"):
+        Critic(image_size=size)
+
+
+def test_mlps():
+    g = MLPGenerator(z_dim=3, hidden=[8, 8], activation="leaky_relu")
+    d = MLPDiscriminator(hidden=[8])
+    assert g.z_dim == 3
+    assert g(torch.randn(5, 3)).shape == (5, 2)
+    assert d(torch.randn(5, 2)).shape == (5,)
+    assert sum(isinstance(m, torch.nn.Linear) for m in g.modules()) == 3
+    with pytest.raises(ValueError, match="hidden"):
+        MLPDiscriminator(hidden=[])
+
+
+def _cross_gradient(critic, x):
+    """|d score_0 / d x_j| summed over the other samples j != 0."""
+    x = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x)[0], x)
+    return grad[1:].abs().sum().item(), grad[0].abs().sum().item()
+
+
+@pytest.mark.parametrize("norm", ["layer", "none", "instance"])
+def test_critic_scores_are_per_sample_without_batch_norm(norm):
+    torch.manual_seed(0)
+    critic = Critic(im_chan=1, hidden_dim=4, image_size=16, norm=norm).train()
+    others, own = _cross_gradient(critic, torch.randn(4, 1, 16, 16))
+    assert own > 0 and others == 0.0
+
+
+def test_batch_norm_critic_couples_samples():
+    torch.manual_seed(0)
+    critic = Critic(im_chan=1, hidden_dim=4, image_size=16, norm="batch").train()
+    others, own = _cross_gradient(critic, torch.randn(4, 1, 16, 16))
+    assert own > 0 and others > 1e-6 * own
