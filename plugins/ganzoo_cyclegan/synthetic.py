@@ -115,7 +115,7 @@ class ShapesStripes(Dataset):
     to ``crop_size`` and also carry the ground truth: ``A_true_B`` (A's scene striped) and ``B_true_A``.
     ``paired: true`` yields A and its true B as ``A``/``B`` (one crop and flip for both), e.g. for pix2pix.
     ``load_size`` and ``crop_size`` default to 286/256 of ``image_size`` and to ``image_size``; ``size`` (scenes
-    per domain) to 1000 for train and 100 for test.
+    per domain) to 1000 for train and 50 for test.
     """
 
     def __init__(
@@ -139,7 +139,7 @@ class ShapesStripes(Dataset):
             raise ValueError(f"image_size must be >= 8, got {image_size}")
         if max_shapes < 1:
             raise ValueError(f"max_shapes must be >= 1, got {max_shapes}")
-        self.size = (1000 if split == "train" else 100) if size is None else size
+        self.size = (1000 if split == "train" else 50) if size is None else size
         if self.size < 1:
             raise ValueError(f"size must be >= 1, got {self.size}")
         self.split, self.image_size, self.max_shapes = split, image_size, max_shapes
