@@ -128,8 +128,18 @@ def parse_recipe(text: str, source: str = "<recipe>", name: str = "recipe") -> R
         raise RecipeError("the recipe is empty", where=source, hint=f"a recipe has the sections {', '.join(SECTIONS)}")
     if not isinstance(data, dict):
         raise RecipeError(f"a recipe is a mapping of sections, got {type(data).__name__}", where=source)
-    # Anchors/aliases share objects: copy so that an override of one slot does not change its twin.
-    return Recipe(copy.deepcopy(data), source, name, lines)
+    # Anchors/aliases share objects: copy so that an override of one slot does not change its twin
+    # (copy.deepcopy would keep them shared: its memo maps both references to one copy).
+    return Recipe(_unshared(data), source, name, lines)
+
+
+def _unshared(x: Any) -> Any:
+    """A copy of nested dicts/lists in which no two places hold the same object."""
+    if isinstance(x, dict):
+        return {k: _unshared(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_unshared(v) for v in x]
+    return copy.deepcopy(x)
 
 
 def recipe_from_dict(data: dict[str, Any], source: str, name: str = "recipe") -> Recipe:
