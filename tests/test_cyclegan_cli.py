@@ -213,3 +213,9 @@ def test_cli_reports_a_bad_dataset_folder(cli, tmp_path):
     result = cli("run", RECIPE, "--dry-run", "--set", f"data={{name: unaligned_folder, root: {tmp_path}}}")
     assert result.exit_code == 1
     assert "trainA" in result.output and "expected layout" in result.output
+
+
+def test_a_conditional_discriminator_is_a_recipe_error(cli):
+    result = cli("run", RECIPE, "--dry-run", "--set", "components.D_B.in_channels=6")
+    assert result.exit_code == 1
+    assert "cyclegan.yaml" in result.output and "D_B.in_channels: 3" in result.output

@@ -47,6 +47,8 @@ class CycleGAN(GANModel):
                 if c_in is not None and c_out is not None and c_in != c_out:
                     raise ValueError(f"the identity loss feeds each generator images of its output domain, but "
                                      f"{name} maps {c_in} to {c_out} channels; set losses.identity.weight: 0")
+        _check_discriminator("D_A", D_A, "A", getattr(G_AB, "in_channels", None))
+        _check_discriminator("D_B", D_B, "B", getattr(G_AB, "out_channels", None))
         self.pool_A, self.pool_B = ImagePool(pool_size), ImagePool(pool_size)
 
     def train_step(self, batch, optimizers, step):
@@ -105,3 +107,12 @@ class CycleGAN(GANModel):
         if "B_true_A" in batch:
             pairs["BtoA"] = (fake_A, batch["B_true_A"])
         return pairs
+
+
+def _check_discriminator(slot: str, d: nn.Module, domain: str, channels: int | None) -> None:
+    """A D that expects other than one image of its domain (e.g. pix2pix's 6-channel PatchGAN) fails at build time."""
+    first = next((m for m in d.modules() if isinstance(m, nn.Conv2d)), None)
+    if channels is not None and first is not None and first.in_channels != channels:
+        raise ValueError(f"{slot} takes {first.in_channels} input channels, but it judges domain {domain} images of "
+                         f"{channels} channels (CycleGAN's discriminators are unconditional); "
+                         f"set components.{slot}.in_channels: {channels}")
