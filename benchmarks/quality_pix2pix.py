@@ -1,0 +1,177 @@
+"""Quality benchmark: pix2pix (cGAN + L1) vs L1 alone vs the untrained network, on the embedded facades.
+
+Both models are trained by ganzoo's engine from the shipped recipe (``recipes/pix2pix.yaml``: labels -> photo,
+Adam 2e-4 (0.5, 0.999), batch 1, resize-and-crop jitter + flip, constant LR then linear decay) scaled down to
+``--image-size`` px: a U-Net with log2(size) downsamplings and a 70x70 PatchGAN, both with ``--ngf``/``--ndf``
+filters. "L1 alone" is the same run with the adversarial weight set to 0 (D still trains, G ignores it), so both
+runs cost the same. Scores are on facades_synthetic's held-out test split (106 buildings never seen in training):
+L1 (in [0, 1] pixel units, lower is better), PSNR (dB) and SSIM of the generated photo against the true one.
+The paper's observation to compare with: L1 alone scores well on per-pixel metrics but is blurry; cGAN + L1 is
+sharper at a similar or slightly worse per-pixel error.
+
+    python benchmarks/quality_pix2pix.py                          # 128 px, fp32
+    python benchmarks/quality_pix2pix.py --precision bf16 --tag bf16
+
+Writes ``benchmarks/results/quality_pix2pix[_TAG].{json,md}`` and ``..._grid.png`` (test labels, untrained, L1
+alone, cGAN + L1, true photo). Not a test: the numbers depend on the step budget. Wall times are noisy when other
+jobs share the cores; the JSON records the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ganzoo.build import build_dataset, build_model
+from ganzoo.data import fixed_batch
+from ganzoo.device import autocast, autocast_dtype, configure, seed_everything
+from ganzoo.engine import Trainer
+from ganzoo.evaluate import evaluate
+from ganzoo.recipe import load_recipe
+from ganzoo.registry import build_registry
+from ganzoo.report import save_samples
+from ganzoo.resolve import resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = {"l1": ["losses.adversarial.weight=0"], "cgan_l1": []}
+LABELS = {"untrained": "untrained", "l1": "L1 alone", "cgan_l1": "cGAN + L1"}
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--image-size", type=int, default=128, help="a power of two (64 or 128 for this benchmark)")
+    p.add_argument("--steps", type=int, default=1200, help="training steps (batch 1) for each model")
+    p.add_argument("--ngf", type=int, default=32)
+    p.add_argument("--ndf", type=int, default=32)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--threads", type=int, default=1,
+                   help="intra-op threads (1 is steadier than 2 on a shared 2-core machine; data renders in a worker)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tag", default="", help="suffix of the result files")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = p.parse_args()
+    if args.image_size < 16 or args.image_size & (args.image_size - 1):
+        p.error(f"--image-size must be a power of two >= 16, got {args.image_size}")
+    return args
+
+
+def overrides(args: argparse.Namespace) -> list[str]:
+    size = args.image_size
+    return [
+        f"components.generator={{name: unet, num_downs: {int(math.log2(size))}, ngf: {args.ngf}}}",
+        f"components.discriminator={{name: patchgan, in_channels: 6, ndf: {args.ndf}, n_layers: 3}}",
+        f"data={{name: facades_synthetic, image_size: {size}, load_size: {round(size * 286 / 256)}, "
+        f"crop_size: {size}}}",
+        f"train.steps={args.steps}", f"train.precision={args.precision}", f"train.threads={args.threads}",
+        "train.workers=1", f"train.seed={args.seed}", "train.device=cpu", "train.log_every=50",
+        "train.tensorboard=false", f"train.sample_every={args.steps}", f"train.checkpoint_every={args.steps}",
+        "train.sample_count=6",
+    ]
+
+
+def resolved_recipe(args: argparse.Namespace, extra: list[str]):
+    registry = build_registry()
+    return registry, resolve(load_recipe(ROOT / "recipes" / "pix2pix.yaml", [*overrides(args), *extra]), registry)
+
+
+def train(args: argparse.Namespace, extra: list[str], out: Path) -> tuple[Trainer, dict, float]:
+    """Train one model; its held-out scores (the engine evaluates the test split at the end) and wall time."""
+    registry, resolved = resolved_recipe(args, extra)
+    trainer = Trainer(resolved, registry, out=out, progress=False, log=lambda msg: print(msg, flush=True))
+    start = time.perf_counter()
+    result = trainer.fit()
+    return trainer, result.evaluation or {}, time.perf_counter() - start
+
+
+@torch.no_grad()
+def untrained(args: argparse.Namespace) -> tuple[dict, torch.Tensor]:
+    """Scores and sample outputs of the freshly initialised generator (same seed as the trained runs)."""
+    registry, resolved = resolved_recipe(args, [])
+    configure(torch.device("cpu"), threads=args.threads, deterministic=False)
+    seed_everything(args.seed)
+    model = build_model(resolved).eval()
+    test = build_dataset(resolved, "test")
+    metrics = {e.name: e.factory() for e in registry.entries("metric")}
+    dtype = autocast_dtype(args.precision, torch.device("cpu"))
+    scores = evaluate(model, test, metrics, device=torch.device("cpu"), dtype=dtype, seed=args.seed, progress=False)
+    with autocast(torch.device("cpu"), dtype):
+        outputs = model.sample(fixed_batch(test, 6, args.seed))["output"].float()
+    return scores, outputs
+
+
+@torch.no_grad()
+def comparison_grid(trainers: dict[str, Trainer], first: torch.Tensor, path: Path, title: str) -> None:
+    batch = trainers["cgan_l1"].fixed  # the first test items (the same for every run: same seed, same split)
+    columns = {"labels": trainers["cgan_l1"].model.eval().sample(batch)["input"], "untrained": first}
+    for name, trainer in trainers.items():
+        with autocast(trainer.device, trainer.dtype):
+            columns[LABELS[name]] = trainer.model.eval().sample(batch)["output"].float()
+    columns["true photo"] = trainers["cgan_l1"].model.sample(batch)["target"]
+    save_samples({k: v.float() for k, v in columns.items()}, path, title=title)
+
+
+def markdown(report: dict) -> str:
+    cfg = report["config"]
+    lines = [
+        "# pix2pix on facades_synthetic: cGAN + L1 vs L1 alone (held-out test split)",
+        "",
+        f"{cfg['image_size']} px, U-Net ngf {cfg['ngf']}, 70x70 PatchGAN ndf {cfg['ndf']}, {cfg['steps']} steps of "
+        f"batch 1 each, {cfg['precision']}, {cfg['threads']} thread(s), seed {cfg['seed']}; labels -> photo on "
+        f"{report['test_size']} held-out buildings. {report['machine']}; load average {report['load_before']} "
+        f"before, {report['load_after']} after (other jobs share the cores: wall times are noisy).",
+        "",
+        "| generator | L1 (lower better) | PSNR dB | SSIM | train s | s/step |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, label in LABELS.items():
+        r = report[name]
+        scores = r["eval"]["BtoA"]
+        timing = f"{r['train_seconds']:.0f} | {r['s_per_step']:.3f}" if "train_seconds" in r else " | "
+        lines.append(f"| {label} | {scores['l1']:.4f} | {scores['psnr']:.2f} | {scores['ssim']:.3f} | {timing} |")
+    lines += ["", f"![grid]({report['grid']})", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    stem = "quality_pix2pix" + (f"_{args.tag}" if args.tag else "")
+    args.out.mkdir(parents=True, exist_ok=True)
+    report: dict = {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        "load_before": [round(x, 2) for x in os.getloadavg()],
+    }
+    scores, first = untrained(args)
+    report["untrained"] = {"eval": scores}
+    print(f"untrained: {json.dumps(scores)}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainers = {}
+        for name, extra in RUNS.items():
+            trainer, evaluation, seconds = train(args, extra, Path(tmp) / name)
+            trainers[name] = trainer
+            last = trainer.last_row
+            report[name] = {"eval": evaluation, "train_seconds": round(seconds, 1),
+                            "s_per_step": round(trainer.elapsed / max(1, trainer.step), 3),
+                            "final_losses": {k: round(v, 4) for k, v in last.items() if "/" in k and "lr/" not in k}}
+            print(f"{name}: {json.dumps(report[name]['eval'])}", flush=True)
+        report["test_size"] = len(trainers["cgan_l1"].test_data)
+        grid = args.out / f"{stem}_grid.png"
+        comparison_grid(trainers, first, grid,
+                        title=f"facades_synthetic {args.image_size} px, {args.steps} steps each ({args.precision})")
+        report["grid"] = grid.name
+    report["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{stem}.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
