@@ -1,0 +1,55 @@
+"""Smoke tests of the speed benchmark's command line and job planning (no timing, no training step)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SPEED = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+
+
+@pytest.fixture(scope="module")
+def speed():
+    spec = importlib.util.spec_from_file_location("speed_benchmark", SPEED)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_help_and_list_run():
+    help_text = subprocess.run([sys.executable, str(SPEED), "--help"], capture_output=True, text=True, check=True).stdout
+    assert "--workloads" in help_text and "engine-ref" in help_text
+    listing = subprocess.run([sys.executable, str(SPEED), "--list"], capture_output=True, text=True, check=True).stdout
+    for name in ("pix2pix", "cyclegan", "wgan_gp", "plain+malloc", "engine-compile"):
+        assert name in listing
+
+
+def test_plan_expands_overrides_and_counts_flops_once_per_code_path(speed):
+    args = speed.parse_args(["--workloads", "pix2pix", "--variants", "plain,engine-ref,engine,engine-compile",
+                             "--set", "train.log_every=7", "--steps", "4", "--warmup", "1"])
+    jobs = {variant.name: job for _, _, variant, job in speed.plan(args)}
+    assert list(jobs) == ["plain", "engine-ref", "engine", "engine-compile"]
+    ref = jobs["engine-ref"]["overrides"]
+    assert {"optim.G.fused=false", "optim.D.fused=false", "train.channels_last=false"} <= set(ref)
+    assert ref[-1] == "train.log_every=7"  # --set comes last, so it wins
+    assert jobs["plain"]["item_shapes"] == {"A": (3, 256, 256), "B": (3, 256, 256)}
+    assert [jobs[v]["count_flops"] for v in jobs] == [True, True, False, False]
+    assert jobs["engine-compile"]["warmup"] == 3 and jobs["engine"]["steps"] == 4
+
+
+def test_recipe_argument_gets_engine_variants_only(speed):
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "pix2pix.yaml"
+    args = speed.parse_args([str(recipe), "--workloads", "none", "--quick"])
+    kinds = {job["kind"] for _, _, _, job in speed.plan(args)}
+    assert kinds == {"engine"}
+
+
+def test_rejects_unknown_workload():
+    proc = subprocess.run([sys.executable, str(SPEED), "--workloads", "pix2px"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "unknown workload" in proc.stderr
