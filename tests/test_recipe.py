@@ -124,10 +124,12 @@ def test_override_syntax_errors():
         apply_override(recipe, "train.steps.x=3")
 
 
-def test_anchors_are_independent_copies(toy_registry):
-    text = TOY_RECIPE.replace("generator: {name: toy_gen}", "generator: &g {name: toy_gen}")
+def test_anchor_twins_are_independent_copies():
+    text = "components:\n  G_AB: &g {name: toy_gen, width: 4}\n  G_BA: *g\n"
     recipe = parse_recipe(text)
-    assert recipe.data["components"]["generator"] is not recipe.data["components"]["discriminator"]
+    apply_override(recipe, "components.G_AB.width=8")
+    assert recipe.data["components"]["G_AB"]["width"] == 8
+    assert recipe.data["components"]["G_BA"]["width"] == 4
 
 
 @pytest.mark.parametrize(
