@@ -220,7 +220,7 @@ def test_translate_sample_and_evaluation_pairs():
 
 # shapes2stripes -------------------------------------------------------------------------------------------------
 def _scene(kind: int, cx: float = 0.4) -> Scene:
-    return Scene((-0.5, 0.0, 0.2), (0.1, -0.2, -0.4), (Shape(kind, cx, 0.5, 0.3, 1.1, (0.9, 0.6, 0.1)),))
+    return Scene((-0.5, 0.0, 0.6), (0.1, 0.2, -0.4), 0.55, (Shape(kind, cx, 0.5, 0.3, 1.1, (0.9, 0.6, 0.1)),))
 
 
 @pytest.mark.parametrize("kind", [ELLIPSE, BOX, TRIANGLE])

@@ -1,6 +1,6 @@
 """``shapes2stripes``: an embedded unpaired dataset whose hidden ground-truth mapping is known.
 
-Domain A: a few shapes (ellipses, boxes, triangles) with plain fills on a gradient background. Domain B: the same
+Domain A: a few shapes (ellipses, boxes, triangles) with plain fills on a sky-and-grass background. Domain B: the same
 kind of scenes with every shape's fill broken by zebra-like dark stripes, anchored to the shape so that they
 follow it under cropping and flipping: wavy horizontal stripes on ellipses, vertical bars on boxes, chevrons on
 triangles. Every scene is drawn from its own seed, so for any A image the dataset renders its true B counterpart
@@ -24,6 +24,9 @@ ELLIPSE, BOX, TRIANGLE = 0, 1, 2
 STRIPE_PERIOD = 1 / 12  # in image widths: 21 px at 256, 5 px at 64
 WAVE_PERIOD = 1 / 5
 DARK = -0.85
+# Backgrounds keep close to one palette, like horse2zebra's sky and grass: an instance-normalised generator cannot
+# see an image's mean colour (it is invariant to adding a constant colour), so it must be able to infer it.
+SKY, GROUND, JITTER = (-0.35, 0.05, 0.6), (-0.15, 0.25, -0.45), 0.1
 SPLITS = {"train": 0, "test": 1}
 DOMAINS = {"A": 0, "B": 1}
 
@@ -40,18 +43,20 @@ class Shape:
 
 @dataclass(frozen=True)
 class Scene:
-    top: tuple[float, float, float]
-    bottom: tuple[float, float, float]
+    sky: tuple[float, float, float]
+    ground: tuple[float, float, float]
+    horizon: float
     shapes: tuple[Shape, ...]
 
 
 def make_scene(g: torch.Generator, max_shapes: int) -> Scene:
-    """Background colours and 1..max_shapes shapes, in coordinates relative to the image side."""
+    """Sky, ground, horizon and 1..max_shapes shapes, in coordinates relative to the image side."""
     def u(lo: float, hi: float, n: int = 1) -> list[float]:
         return (torch.rand(n, generator=g) * (hi - lo) + lo).tolist()
 
-    top = u(-0.7, 0.1, 3)
-    bottom = [c + d for c, d in zip(top, u(-0.3, 0.3, 3))]
+    sky = [c + d for c, d in zip(SKY, u(-JITTER, JITTER, 3))]
+    ground = [c + d for c, d in zip(GROUND, u(-JITTER, JITTER, 3))]
+    horizon = u(0.4, 0.65)[0]
     shapes = []
     for _ in range(int(torch.randint(1, max_shapes + 1, (), generator=g))):
         colour = torch.rand(3, generator=g) * 1.2 - 0.2
@@ -59,7 +64,7 @@ def make_scene(g: torch.Generator, max_shapes: int) -> Scene:
         kind = int(torch.randint(0, 3, (), generator=g))
         cx, cy, r, aspect = u(0.2, 0.8) + u(0.2, 0.8) + u(0.12, 0.25) + u(0.7, 1.4)
         shapes.append(Shape(kind, cx, cy, r, aspect, tuple(colour.clamp(-1, 1).tolist())))
-    return Scene(tuple(top), tuple(bottom), tuple(shapes))
+    return Scene(tuple(sky), tuple(ground), horizon, tuple(shapes))
 
 
 def _coverage(shape: Shape, x: Tensor, y: Tensor, size: int) -> Tensor:
@@ -94,8 +99,10 @@ def render(scene: Scene, size: int, striped: bool) -> Tensor:
     """The scene as a (3, size, size) image in [-1, 1], plain (domain A) or striped (domain B)."""
     t = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     y, x = torch.meshgrid(t, t, indexing="ij")
-    top, bottom = torch.tensor(scene.top).view(3, 1, 1), torch.tensor(scene.bottom).view(3, 1, 1)
-    image = top + (bottom - top) * y
+    sky, ground = torch.tensor(scene.sky).view(3, 1, 1), torch.tensor(scene.ground).view(3, 1, 1)
+    sky = sky + 0.3 * (y / scene.horizon).clamp(max=1)  # paler towards the horizon
+    below = (0.5 + (y - scene.horizon) * size).clamp(0, 1)
+    image = sky * (1 - below) + ground * below
     for shape in scene.shapes:
         fill = torch.tensor(shape.colour).view(3, 1, 1).expand(3, size, size)
         if striped:
