@@ -121,6 +121,17 @@ def comparison_grid(cyclegan: Trainer, pix2pix: Trainer, path: Path, title: str)
     save_samples({k: v.float() for k, v in columns.items()}, path, title=title)
 
 
+def _early_training_note(report: dict) -> list[str]:
+    base = report["identity_baseline"]["AtoB"]["l1"]
+    behind = [name for name in ("cyclegan", "pix2pix") if report[name]["eval"]["AtoB"]["l1"] > base]
+    if not behind:
+        return []
+    who = " and ".join(behind) + (" still trail" if len(behind) > 1 else " still trails")
+    return [f"Early training: {who} the do-nothing baseline on L1 (the shapes' "
+            "stripes are not drawn yet, see the grid), so the ratios compare early progress, not converged models; "
+            "`--steps` buys more.", ""]
+
+
 def markdown(report: dict) -> str:
     c, p, base = report["cyclegan"]["eval"], report["pix2pix"]["eval"], report["identity_baseline"]
     cfg = report["config"]
@@ -132,7 +143,7 @@ def markdown(report: dict) -> str:
         f"{cfg['threads']} thread(s), seed {cfg['seed']}; test split of {report['test_size']} scenes. "
         f"{report['machine']}; wall times are noisy when other jobs share the cores.",
         "",
-        "| A -> B against the true B | L1 (lower better) | PSNR dB | SSIM | train s |",
+        "| A -> B against the true B | L1 (lower better) | PSNR dB | SSIM | train + eval s |",
         "|---|---|---|---|---|",
         f"| identity (input as output) | {base['AtoB']['l1']:.4f} | {base['AtoB']['psnr']:.2f} | "
         f"{base['AtoB']['ssim']:.3f} | |",
@@ -145,6 +156,7 @@ def markdown(report: dict) -> str:
         f"pix2pix L1 / CycleGAN L1 = **{report['ratios']['l1']:.3f}**, CycleGAN PSNR / pix2pix PSNR = "
         f"**{report['ratios']['psnr']:.3f}**.",
         "",
+        *_early_training_note(report),
         "CycleGAN, other pairs:",
         "",
         "| pair | L1 | PSNR dB | SSIM |",
