@@ -48,7 +48,7 @@ LABELS = {"untrained": "untrained", "l1": "L1 alone", "cgan_l1": "cGAN + L1"}
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--image-size", type=int, default=128, help="a power of two (64 or 128 for this benchmark)")
-    p.add_argument("--steps", type=int, default=1200, help="training steps (batch 1) for each model")
+    p.add_argument("--steps", type=int, default=1000, help="training steps (batch 1) for each model")
     p.add_argument("--ngf", type=int, default=32)
     p.add_argument("--ndf", type=int, default=32)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
