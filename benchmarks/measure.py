@@ -118,8 +118,9 @@ def _peak_case(kind: str, shape: tuple, dtype: torch.dtype, device: torch.device
     g = torch.Generator(device="cpu").manual_seed(0)
     if kind == "conv":
         n, c_in, c_out, size, k, stride = shape
-        x = torch.randn(n, c_in, size, size, generator=g).to(device, dtype).contiguous(memory_format=torch.channels_last)
-        w = torch.randn(c_out, c_in, k, k, generator=g).to(device, dtype).contiguous(memory_format=torch.channels_last)
+        cl = torch.channels_last
+        x = torch.randn(n, c_in, size, size, generator=g).to(device, dtype).contiguous(memory_format=cl)
+        w = torch.randn(c_out, c_in, k, k, generator=g).to(device, dtype).contiguous(memory_format=cl)
         pad = (k - 1) // 2 if stride == 1 else 1
         out = (size + 2 * pad - k) // stride + 1
         flops = 2.0 * n * c_out * out * out * c_in * k * k
@@ -160,14 +161,22 @@ def machine_peak(device: torch.device, repeats: int = 5) -> dict:
 
 # Facts about the machine -------------------------------------------------------------------------------------
 def cpu_model() -> str:
+    """The model name from /proc/cpuinfo, with family/model numbers (VMs often report a bare "AMD EPYC")."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if not key:
+                    break  # the first processor's block is enough
+                fields.setdefault(key, value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def cpu_flags() -> list[str]:

@@ -256,8 +256,8 @@ def cyclegan(batches: Batches, device: torch.device) -> PlainLoop:
         backward_d(d_b, real_a, pool_a.query(fake_a))
         opt_d.step()
 
-    return PlainLoop(step, len(next(batches)["A"]),
-                     {"G_A (resnet_9blocks)": count(g_a), "G_B": count(g_b), "D_A (patchgan)": count(d_a), "D_B": count(d_b)})
+    params = {"G_A (resnet_9blocks)": count(g_a), "G_B": count(g_b), "D_A (patchgan)": count(d_a), "D_B": count(d_b)}
+    return PlainLoop(step, len(next(batches)["A"]), params)
 
 
 # WGAN-GP, from the notes -----------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Speed benchmark: ganzoo's training step against plain PyTorch loops of the same step, side by side.
 
-    python benchmarks/speed.py                                # CPU: all workloads, default variants (~15-20 min, 2 cores)
+    python benchmarks/speed.py                                # CPU, all workloads and default variants (~15-20 min)
     python benchmarks/speed.py --quick                        # fewer steps and variants
     python benchmarks/speed.py --workloads pix2pix,wgan_gp --steps 10 --warmup 3
     python benchmarks/speed.py --device cuda                  # plain fp32 vs engine fp32, bf16, compile
     python benchmarks/speed.py --variants plain,engine-ref,engine --threads 1
+    python benchmarks/speed.py --quick --rounds 3             # interleave 3 rounds: fairer on a busy machine
     python benchmarks/speed.py --variant 'bf16-nchw=train.precision=bf16 train.channels_last=false'
     python benchmarks/speed.py --set 'optim.*.fused=false'    # applies to every engine variant ('*' = each group)
     python benchmarks/speed.py recipes/dcgan.yaml --workloads none   # any recipe, through the engine only
@@ -27,7 +28,8 @@ Every job (and the machine-peak measurement) runs in its own subprocess, one aft
 clean memory high-water mark and fault count. Per job: median, min and max seconds per step over ``--steps``
 steps after ``--warmup`` steps, samples/s, FLOPs per step (``FlopCounterMode``), GFLOP/s, share of this
 machine's own measured peak, peak memory (RSS; CUDA: max allocated), minor page faults per step, and the
-speed-up over the plain loop. Results: ``benchmarks/results/speed-<device>.json`` and ``.md`` (``--out``).
+speed-up over the plain loop. Results: ``benchmarks/results/speed-<device>.json`` and ``.md`` (``--quick``:
+``speed-<device>-quick.*``; ``--out PREFIX`` elsewhere).
 The numbers are only as quiet as the machine: the report records the load average; say in ``--note`` what
 else was running.
 """
@@ -39,6 +41,7 @@ import datetime
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -94,6 +97,7 @@ class Workload:
     pins: tuple[str, ...]  # overrides that fix the workload whatever the shipped recipe's defaults become
     item_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # per-sample input shapes (plain loop)
     batch_size: int = 1
+    batches_per_step: int = 1  # real batches one plain-loop step draws (WGAN-GP: one per critic step)
     steps: tuple[int, int] = (3, 10)  # (warm-up, timed) on CPU
     quick_steps: tuple[int, int] = (1, 3)
     cuda_steps: tuple[int, int] = (10, 50)  # GPU steps take milliseconds: more of them
@@ -121,7 +125,7 @@ WORKLOADS = {w.name: w for w in (
               "components.generator.hidden_dim=32", "components.generator.image_size=64",
               "components.critic.hidden_dim=16", "components.critic.image_size=64", "components.critic.norm=batch",
               "data.image_size=64"),
-             {"x": (3, 64, 64)}, 128, steps=(2, 6), quick_steps=(1, 2),
+             {"x": (3, 64, 64)}, 128, batches_per_step=5, steps=(2, 6), quick_steps=(1, 2),
              cpu_variants=("plain", "plain+malloc", "engine-ref", "engine", "engine-nchw", "engine-adam",
                            "engine-bf16", "engine-compile", "engine-data", "engine-layernorm")),
 )}
@@ -131,7 +135,8 @@ CUDA_QUICK_VARIANTS = ("plain", "engine-ref", "engine")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="Variants:\n" + "\n".join(f"  {v.name:<17} {v.doc}" for v in VARIANTS.values()))
     p.add_argument("recipes", nargs="*", type=Path, help="extra recipes to time through the engine (no plain loop)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -145,6 +150,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, help="untimed warm-up steps per job (default: per workload)")
     p.add_argument("--quick", action="store_true", help="fewer steps and variants")
     p.add_argument("--threads", type=int, help="intra-op threads for every job (default: torch's choice)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run the whole job list this many times, interleaved, pooling each job's timed steps "
+                        "(evens out load swings on a shared machine)")
     p.add_argument("--no-peak", action="store_true", help="skip measuring the machine's peak GFLOP/s")
     p.add_argument("--note", default="", help="a remark for the report, e.g. what else ran on the machine")
     p.add_argument("--out", type=Path, help="output prefix (default: benchmarks/results/speed-<device>)")
@@ -152,6 +160,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--job", help=argparse.SUPPRESS)  # internal: run one job (JSON) in this process
     p.add_argument("--job-out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if (args.steps is not None and args.steps < 1) or (args.warmup is not None and args.warmup < 0) or args.rounds < 1:
+        p.error("--steps and --rounds must be >= 1, --warmup >= 0")
     args.workloads = [] if args.workloads in ("", "none") else args.workloads.split(",")
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
@@ -211,7 +221,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, dict, Variant, dict]]:
     jobs = []
     for name, target in targets:
         workload = target if isinstance(target, Workload) else None
-        recipe = workload.recipe if workload else target
+        recipe = (workload.recipe if workload else target).resolve()
         pins = workload.pins if workload else ()
         if workload:
             warmup, steps = workload.quick_steps if args.quick else (
@@ -221,8 +231,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, dict, Variant, dict]]:
         warmup = args.warmup if args.warmup is not None else warmup
         steps = args.steps if args.steps is not None else steps
         groups = optimizer_groups(recipe)
-        info = {"doc": workload.doc if workload else f"recipe {recipe}", "recipe": str(recipe.relative_to(ROOT))
-                if recipe.resolve().is_relative_to(ROOT) else str(recipe), "pins": list(pins)}
+        shown = str(recipe.relative_to(ROOT) if recipe.is_relative_to(ROOT) else recipe)
+        info = {"doc": workload.doc if workload else f"recipe {shown}", "recipe": shown, "pins": list(pins)}
         counted: set[str] = set()
         for vname in variant_names(args, workload):
             v = args.extra_variants.get(vname) or VARIANTS[vname]
@@ -239,10 +249,13 @@ def plan(args: argparse.Namespace) -> list[tuple[str, dict, Variant, dict]]:
                         "overrides": expand(base + list(pins) + list(v.overrides) + args.overrides, groups)}
                 compiled = any(o.replace(" ", "") == "train.compile=true" for o in job["overrides"])
             else:
-                job |= {"item_shapes": workload.item_shapes, "batch_size": workload.batch_size}
+                # two steps' worth of batches, as the engine's synthetic feed holds two (larger) batches
+                job |= {"item_shapes": workload.item_shapes, "batch_size": workload.batch_size,
+                        "pool": 2 * workload.batches_per_step}
                 compiled = False
-            # FLOPs are the same for every variant of one code path: count once per path, in an eager job.
-            job["count_flops"] = not compiled and job["kind"] not in counted
+            # The built-in variants of one code path do the same FLOPs: count once per path, in an eager job.
+            # A custom variant may change the networks: it counts its own.
+            job["count_flops"] = not compiled and (job["kind"] not in counted or vname in args.extra_variants)
             if job["count_flops"]:
                 counted.add(job["kind"])
             jobs.append((name, info, v, job))
@@ -263,6 +276,25 @@ def run_in_subprocess(job: dict, env_extra: dict[str, str]) -> dict:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
             return {"error": "\n".join(tail) or f"exit status {proc.returncode}"}
         return json.loads(out.read_text())
+
+
+def merge_rounds(results: list[dict]) -> dict:
+    """One row from the rounds of a job: timed steps pooled, worst memory, mean faults, per-round medians."""
+    ok = [r for r in results if "times_s" in r]
+    if len(ok) <= 1:
+        return ok[0] if ok else results[-1]
+    times = [t for r in ok for t in r["times_s"]]
+    row = ok[0] | {
+        "times_s": times, "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
+        "round_medians_s": [r["median_s"] for r in ok], "failed_rounds": len(results) - len(ok),
+        "minor_faults_per_step": statistics.mean(r["minor_faults_per_step"] for r in ok),
+        "major_faults_per_step": statistics.mean(r["major_faults_per_step"] for r in ok),
+        "peak_rss_bytes": max(r["peak_rss_bytes"] for r in ok),
+        "load_before": min(r["load_before"] for r in ok), "load_after": max(r["load_after"] for r in ok),
+    }
+    if "peak_cuda_bytes" in row:
+        row["peak_cuda_bytes"] = max(r["peak_cuda_bytes"] for r in ok)
+    return row
 
 
 def describe_row(row: dict) -> str:
@@ -310,14 +342,21 @@ def main(argv: list[str] | None = None) -> int:
             peak = None
         else:
             print(f"  fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s ({peak['threads']} threads)")
+    results: list[list[dict]] = [[] for _ in jobs]
+    for round_ in range(args.rounds):
+        for i, (name, info, variant, job) in enumerate(jobs):
+            label = f"round {round_ + 1}/{args.rounds}, job " if args.rounds > 1 else ""
+            print(f"[{label}{i + 1}/{len(jobs)}] {name} {variant.name} ({job['warmup']}+{job['steps']} steps) ...",
+                  flush=True)
+            result = run_in_subprocess(job | {"count_flops": job["count_flops"] and round_ == 0}, dict(variant.env))
+            print(f"    {describe_row(result)}", flush=True)
+            results[i].append(result)
     workloads: dict[str, dict] = {}
-    for i, (name, info, variant, job) in enumerate(jobs, 1):
-        print(f"[{i}/{len(jobs)}] {name} {variant.name} ({job['warmup']}+{job['steps']} steps) ...", flush=True)
-        row = run_in_subprocess(job, dict(variant.env))
-        row |= {"variant": variant.name, "doc": variant.doc, "kind": job["kind"], "warmup": job["warmup"],
-                "steps": job["steps"], "overrides": job.get("overrides", []), "data": job.get("data", "synthetic"),
-                "env": dict(variant.env)}
-        print(f"    {describe_row(row)}", flush=True)
+    for (name, info, variant, job), rounds in zip(jobs, results):
+        row = merge_rounds(rounds) | {
+            "variant": variant.name, "doc": variant.doc, "kind": job["kind"], "warmup": job["warmup"],
+            "steps": job["steps"], "overrides": job.get("overrides", []), "data": job.get("data", "synthetic"),
+            "env": dict(variant.env)}
         workloads.setdefault(name, info | {"rows": []})["rows"].append(row)
 
     for name, w in workloads.items():
@@ -334,12 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         "threads": (peak or {}).get("threads") or args.threads or machine.get("threads"),
         "peak": {k: v for k, v in (peak or {}).items() if k != "machine"} or None,
         "load": [min(loads, default=0.0), max(loads, default=0.0)],
-        "settings": {"quick": args.quick, "overrides": args.overrides, "threads": args.threads},
+        "settings": {"quick": args.quick, "overrides": args.overrides, "threads": args.threads, "rounds": args.rounds},
         "wall_s": round(time.perf_counter() - started, 1),
         "reference": speed_report.REFERENCE,
         "workloads": workloads,
     }
-    prefix = args.out or HERE / "results" / f"speed-{args.device}"
+    prefix = args.out or HERE / "results" / f"speed-{args.device}{'-quick' if args.quick else ''}"
     prefix.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{prefix}.json").write_text(json.dumps(report, indent=1) + "\n")
     Path(f"{prefix}.md").write_text(speed_report.markdown(report))

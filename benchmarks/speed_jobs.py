@@ -40,7 +40,7 @@ def synthetic_batches(template: dict[str, Any], batch_size: int, *, count: int =
 
 def _plain(job: dict) -> tuple[Any, dict]:
     template = {key: torch.zeros(shape) for key, shape in job["item_shapes"].items()}
-    batches = synthetic_batches(template, job["batch_size"])
+    batches = synthetic_batches(template, job["batch_size"], count=job["pool"])
     device = torch.device(job["device"])
     torch.manual_seed(SEED)
     loop = reference_loops.build(job["workload"], batches, device)
@@ -58,16 +58,20 @@ def _engine(job: dict, out: Path) -> tuple[Any, dict]:
     resolved = resolve(load_recipe(job["recipe"], job["overrides"]), registry)
     trainer = Trainer(resolved, registry, out=out, progress=False, log=lambda message: None)
     per_step = trainer.batches.batch_size
+    workers = trainer.batches.loader.num_workers
     if job["data"] == "synthetic":
+        workers = 0
         # The DataLoader has not started yet (it starts on the first next()): swap in batches made in memory.
         trainer.batches = synthetic_batches(trainer.train_data[0], per_step)
     info = {
         "samples_per_step": per_step,
+        "data_workers": workers,
         "parameters": dict(trainer.counts),
         "precision": str(trainer.dtype).replace("torch.", "") if trainer.dtype else "fp32",
         "channels_last": trainer.cfg.channels_last,
         "compile": trainer.cfg.compile,
-        "optimizers": {g: {k: opt.defaults.get(k) for k in ("fused", "foreach")} for g, opt in trainer.optimizers.items()},
+        "optimizers": {g: {k: opt.defaults.get(k) for k in ("fused", "foreach")}
+                       for g, opt in trainer.optimizers.items()},
         "warnings": trainer.model.warnings(),
     }
     return trainer._one_step, info

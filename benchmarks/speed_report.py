@@ -101,7 +101,8 @@ def workload_table(rows: list[dict[str, Any]], device: str) -> list[str]:
             out.append(f"| {r['variant']} | | failed: {r.get('error', '?').splitlines()[-1][:120]} | | | | | | | |")
             continue
         prec = {"bfloat16": "bf16", "float16": "fp16"}.get(r.get("precision"), r.get("precision"))
-        gflop = _fmt(r["gflop_per_iter"], ".1f") + ("" if r["flops_counted_here"] or r["gflop_per_iter"] is None else "*")
+        inherited = r["gflop_per_iter"] is not None and not r["flops_counted_here"]
+        gflop = _fmt(r["gflop_per_iter"], ".1f") + ("*" if inherited else "")
         mem_bytes = r.get("peak_cuda_bytes") if device == "cuda" else r["peak_rss_bytes"]
         out.append(
             f"| {r['variant']} | {prec} | {r['median_s']:.3f} ({r['min_s']:.3f}-{r['max_s']:.3f}) "
@@ -132,7 +133,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"- note: {report['note']}")
     lines += [
         "",
-        "Each row is its own process, run one after another. s/iter: one training step (WGAN-GP: 5 critic steps "
+        "Each row is its own process, run one after another"
+        + (f" ({report['settings']['rounds']} interleaved rounds, timed steps pooled)"
+           if report["settings"].get("rounds", 1) > 1 else "") + ". s/iter: one training step (WGAN-GP: 5 critic steps "
         "and 1 generator step), median and range over the timed steps after warm-up; samples/s counts the real "
         "samples a step consumes. GFLOP/iter: `FlopCounterMode` (convolutions and matrix products, forward and "
         "all backward passes); * = counted in a sibling row of the same code path (compiled steps cannot be "
@@ -143,13 +146,19 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for name, w in report["workloads"].items():
         lines += [f"## {name}: {w['doc']}", ""]
-        lines += [f"Recipe `{w['recipe']}` with `{' '.join(w['pins'])}`." if w.get("recipe") else "", ""]
+        pins = f" with `{' '.join(w['pins'])}`" if w.get("pins") else ""
+        lines += [f"Recipe `{w['recipe']}`{pins} (plus each variant's overrides).", ""]
         lines += workload_table(w["rows"], device)
         lines.append("")
         for r in w["rows"]:
             load = f"; load {r['load_before']:.1f}-{r['load_after']:.1f}" if "load_after" in r else ""
             first = f"; first step {r['first_step_s']:.1f} s" if r.get("first_step_s") else ""
-            lines.append(f"- {r['variant']}: {r['doc']} ({r['warmup']} warm-up + {r['steps']} timed steps{first}{load})")
+            if r.get("data_workers"):
+                first += f"; {r['data_workers']} DataLoader worker(s)"
+            if r.get("round_medians_s"):
+                first += "; round medians " + ", ".join(f"{t:.3f}" for t in r["round_medians_s"]) + " s"
+            steps = f"{r['warmup']} warm-up + {r['steps']} timed steps"
+            lines.append(f"- {r['variant']}: {r['doc']} ({steps}{first}{load})")
         params = parameter_lines(w["rows"])
         if params:
             lines += ["", "Parameters:", ""] + [f"- {p}" for p in params]
@@ -161,7 +170,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Measured on {REFERENCE_MACHINE}. The plain loop here mirrors the same reference code.",
         "",
-        "| workload | reference code | s/iter (median) | GFLOP/iter | share of peak | memory | plain loop here | GFLOP/iter here |",
+        "| workload | reference code | s/iter (median) | GFLOP/iter | share of peak | memory | plain loop here "
+        "| GFLOP/iter here |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, ref in REFERENCE.items():

@@ -23,9 +23,12 @@ def speed():
 
 
 def test_help_and_list_run():
-    help_text = subprocess.run([sys.executable, str(SPEED), "--help"], capture_output=True, text=True, check=True).stdout
+    def run(*args: str) -> str:
+        return subprocess.run([sys.executable, str(SPEED), *args], capture_output=True, text=True, check=True).stdout
+
+    help_text = run("--help")
     assert "--workloads" in help_text and "engine-ref" in help_text
-    listing = subprocess.run([sys.executable, str(SPEED), "--list"], capture_output=True, text=True, check=True).stdout
+    listing = run("--list")
     for name in ("pix2pix", "cyclegan", "wgan_gp", "plain+malloc", "engine-compile"):
         assert name in listing
 
