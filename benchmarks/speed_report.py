@@ -48,8 +48,13 @@ def summarise(workload: str, rows: list[dict[str, Any]]) -> list[str]:
     if base and "engine-ref" in by:
         overhead = by["engine-ref"]["median_s"] / base["median_s"] - 1
         verdict = "meets" if overhead <= MAX_OVERHEAD else "misses"
-        lines.append(f"engine overhead (engine-ref vs {base['variant']}, same settings): {overhead:+.1%} "
-                     f"({verdict} <= {MAX_OVERHEAD:.0%})")
+        line = (f"engine overhead (engine-ref vs {base['variant']}, same settings): {overhead:+.1%} "
+                f"({verdict} <= {MAX_OVERHEAD:.0%})")
+        mine, theirs = by["engine-ref"].get("gflop_per_iter"), base.get("gflop_per_iter")
+        if mine and theirs and abs(mine / theirs - 1) > 0.005:
+            line += (f"; not quite the same work: the model's step counts {mine:.1f} GFLOP against the plain "
+                     f"loop's {theirs:.1f}")
+        lines.append(line)
     if "plain" not in by or workload not in TARGETS:
         return lines
     fp32_target, bf16_target = TARGETS[workload]
