@@ -86,11 +86,13 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def markdown(report: dict) -> str:
+    total = sum(r["train_seconds"] for res in report["results"].values() for r in res["runs"])
     lines = [f"# WGAN-GP mode coverage on 2-D toy data ({report['precision']})", "",
              f"Recipe `{report['recipe']}` with overrides {report['overrides'] or 'none'}; "
              f"{report['steps']} generator steps; {report['seeds']} seeds; torch {report['torch']}, "
              f"{report['threads']} CPU thread(s), {report['cpu']}.", "",
-             "Wall times are noisy: the 2 CPU cores were shared with other engineers' jobs during the run.", ""]
+             f"Training took {total:.0f} s in all ({total / 60:.1f} min of one CPU thread). Wall times are noisy: the "
+             "2 CPU cores were shared with other engineers' jobs during the run.", ""]
     for dist, res in report["results"].items():
         s = res["summary"]
         lines += [f"## {dist}", "", "| | modes | HQ % | reverse KL |", "|---|---|---|---|",
@@ -100,7 +102,7 @@ def markdown(report: dict) -> str:
         lines += [f"| published {name} | {m} | {hq} | |" for name, (m, hq) in PUBLISHED.get(dist, {}).items()]
         lines += ["", "| seed | modes | HQ % | reverse KL | train s | scatter |", "|---|---|---|---|---|---|"]
         lines += [f"| {r['seed']} | {r['modes']:.0f} | {r['hq_percent']:.1f} | {r['reverse_kl']:.3f} | "
-                  f"{r['train_seconds']} | [{Path(r['plot']).name}]({Path(r['plot']).name}) |" for r in res["runs"]]
+                  f"{r['train_seconds']} | [{Path(r['plot']).name}]({r['plot']}) |" for r in res["runs"]]
         lines.append("")
     return "\n".join(lines)
 
