@@ -337,7 +337,7 @@ class Trainer:
         ema = self.ema.applied() if self.ema is not None else contextlib.nullcontext()
         with ema:
             results = evaluate(self.model, self.test_data, metrics, device=self.device, dtype=self.dtype,
-                               batch_size=max(1, self.cfg.batch_size), seed=self.cfg.seed, progress=self.progress)
+                               batch_size=max(8, self.cfg.batch_size), seed=self.cfg.seed, progress=self.progress)
         write_json(self.run.eval_json, {"step": self.step, "split": "test", "results": results})
         return results
 

@@ -9,9 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from ganzoo.testing import fake_distribution, registry_from
+
+# Tests run tiny tensors, which gain nothing from intra-op threads, and OpenMP threads that spin while another
+# process holds the other core make small ops 100x slower. One thread here and in every subprocess.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
