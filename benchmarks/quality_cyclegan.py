@@ -9,7 +9,8 @@ batch 1. The CycleGAN paper puts its labels -> photo score at about 0.7 of pix2p
 FCN scores); the ratios here are pix2pix L1 / CycleGAN L1 and CycleGAN PSNR / pix2pix PSNR (1 = as good as
 paired supervision). "identity" is the do-nothing baseline: the input itself scored against the truth.
 
-    python benchmarks/quality_cyclegan.py                          # 64 px, fp32, about 12 min on 2 cores
+    python benchmarks/quality_cyclegan.py                          # 64 px, 600 steps each, fp32: ~10 min
+    python benchmarks/quality_cyclegan.py --steps 2400 --tag 2400steps   # ~40 min: the stripes appear
     python benchmarks/quality_cyclegan.py --precision bf16 --tag bf16
 
 Writes ``benchmarks/results/quality_cyclegan[_TAG].{json,md}`` and ``..._grid.png`` (test images: A, true B,
@@ -127,9 +128,9 @@ def _early_training_note(report: dict) -> list[str]:
     if not behind:
         return []
     who = " and ".join(behind) + (" still trail" if len(behind) > 1 else " still trails")
-    return [f"Early training: {who} the do-nothing baseline on L1 (the shapes' "
-            "stripes are not drawn yet, see the grid), so the ratios compare early progress, not converged models; "
-            "`--steps` buys more.", ""]
+    return [f"Early training: {who} the do-nothing baseline on L1. A stripe drawn out of phase costs more L1 than no "
+            "stripe at all, so L1 favours a plain copy until the stripes line up; PSNR, SSIM and the grid show the "
+            "progress. The ratios compare models far from converged; `--steps` buys more.", ""]
 
 
 def markdown(report: dict) -> str:
