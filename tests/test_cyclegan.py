@@ -20,15 +20,6 @@ from ganzoo_cyclegan.pool import ImagePool
 from ganzoo_cyclegan.synthetic import BOX, DARK, ELLIPSE, TRIANGLE, Scene, Shape, ShapesStripes, render
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread is faster than two, and much faster on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def registry():
     return registry_from(ganzoo_cyclegan, ganzoo_losses)

@@ -26,14 +26,6 @@ TERMS = {"G/adv_AB", "G/adv_BA", "G/cycle_A", "G/cycle_B", "G/idt_A", "G/idt_B",
          "D_A/real", "D_A/fake", "D_B/real", "D_B/fake"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _train(cli, out: Path, *extra: str, resume: bool = False):
     args = ["run", RECIPE, "--no-progress", *(["--resume", out] if resume else ["--out", out])]
     for assignment in [*TINY, *extra]:
@@ -49,9 +41,7 @@ def trained(tmp_path_factory) -> Path:
     from ganzoo.cli import cli as group
 
     out = tmp_path_factory.mktemp("cyclegan") / "run"
-    threads = torch.get_num_threads()
     result = _train(lambda *a: CliRunner().invoke(group, [str(x) for x in a], catch_exceptions=False), out)
-    torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
     return out
 
