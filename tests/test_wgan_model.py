@@ -80,12 +80,12 @@ def test_generator_needs_z_dim():
 
 
 def test_batch_norm_critic_with_penalty_warns():
-    gen = DCGANGenerator(z_dim=4, hidden_dim=2, image_size=8)
+    gen = DCGANGenerator(z_dim=4, hidden_dim=2, image_size=16)
     for norm, warned in [("batch", True), ("layer", False), ("none", False)]:
-        model = WGANGP(gen, Critic(hidden_dim=2, image_size=8, norm=norm), Wasserstein(), GradientPenalty())
+        model = WGANGP(gen, Critic(hidden_dim=2, image_size=16, norm=norm), Wasserstein(), GradientPenalty())
         assert bool(model.warnings()) is warned
         assert not warned or "batch norm" in model.warnings()[0]
-    model = WGANGP(gen, Critic(hidden_dim=2, image_size=8, norm="batch"), Wasserstein(), GradientPenalty(weight=0))
+    model = WGANGP(gen, Critic(hidden_dim=2, image_size=16, norm="batch"), Wasserstein(), GradientPenalty(weight=0))
     assert model.warnings() == []
 
 

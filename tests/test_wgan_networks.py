@@ -36,6 +36,15 @@ def test_critic_one_score_per_sample(size, norm):
     assert c(torch.randn(3, 1, size, size)).shape == (3,)
 
 
+def test_critic_first_block_is_not_normalised():
+    # a norm there hides the batch's / image's overall colour from the critic: the generator never learns it
+    c = Critic(im_chan=3, hidden_dim=2, image_size=16, norm="batch")
+    assert isinstance(c.net[0][1], torch.nn.Identity) and c.net[0][0].bias is not None
+    assert isinstance(c.net[1][1], torch.nn.BatchNorm2d)
+    x = torch.rand(4, 3, 16, 16)
+    assert not torch.allclose(c(x), c(x + 0.5))  # sees a colour shift of the whole batch
+
+
 @pytest.mark.parametrize("size", [48, 4, 100])
 def test_image_sizes_must_be_powers_of_two(size):
     with pytest.raises(ValueError, match="power of two"):

@@ -72,6 +72,10 @@ class Critic(nn.Module):
     Conv2d(k4, s2, p1) to one channel, averaged over its 2x2 map. ``norm: layer`` (default) keeps samples
     independent, which the WGAN-GP gradient penalty assumes; ``batch`` (the notes' choice) couples the samples
     of a batch and breaks that penalty (WGAN-GP paper, section 4) - fine for a DCGAN discriminator.
+
+    The first block has no norm (as in the DCGAN and WGAN-GP papers): normalising the first convolution's
+    output hides the overall colour and brightness of a batch (batch norm) or an image (layer norm) from the
+    critic, so the generator gets no signal to fix them - the notes' critic normalised it too.
     """
 
     def __init__(
@@ -87,7 +91,8 @@ class Critic(nn.Module):
         super().__init__()
         blocks = _halvings(image_size, "critic")
         channels = [im_chan] + [hidden_dim * 2 ** i for i in range(blocks)]  # e.g. 3, 16, 32, 64, 128
-        layers = [crit_block(c_in, c_out, norm) for c_in, c_out in zip(channels, channels[1:])]
+        layers = [crit_block(c_in, c_out, "none" if i == 0 else norm)
+                  for i, (c_in, c_out) in enumerate(zip(channels, channels[1:]))]
         layers.append(nn.Conv2d(channels[-1], 1, 4, 2, 1))
         self.net = nn.Sequential(*layers)
         init_weights(self, init, init_gain)
