@@ -10,35 +10,42 @@ import sys
 import pytest
 import torch
 
-from conftest import run_ganzoo
+from conftest import TESTS, TOY_RECIPE, run_ganzoo
+from ganzoo.testing import fake_distribution
 
 EXACT = ["--set", "components.generator.dropout=0", "--set", "train.workers=0", "--set", "train.eval_at_end=false",
          "--set", "optim.G={name: SGD, lr: 0.5}", "--set", "optim.D={name: SGD, lr: 0.5}"]
 
 
-def torchrun(*args, nproc=2, timeout=240):
+def torchrun(*args, nproc=2, timeout=240, env=None):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "ganzoo", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "GANZOO_DIST_TIMEOUT": "60", "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "GANZOO_DIST_TIMEOUT": "60", "OMP_NUM_THREADS": "1", **(env or {})})
 
 
 def weights(run):
     return torch.load(run / "checkpoints/last.pt", weights_only=True)
 
 
-@pytest.fixture
-def two_rank_run(toy_installed, toy_recipe, tmp_path):
-    out = tmp_path / "ddp"
-    proc = torchrun("run", toy_recipe, "--out", out, "--no-progress", "--set", "train.steps=1",
-                    "--set", "train.batch_size=2", *EXACT)
+@pytest.fixture(scope="module")
+def two_rank_run(tmp_path_factory):
+    """One 2-process run of the toy recipe (1 step, batch 2 per process), shared by the tests below."""
+    root = tmp_path_factory.mktemp("ddp")
+    site = fake_distribution(root / "site", "ganzoo-toy", {"toy": "toy_plugin"})
+    recipe = root / "toy.yaml"
+    recipe.write_text(TOY_RECIPE)
+    out = root / "ddp"
+    proc = torchrun("run", recipe, "--out", out, "--no-progress", "--set", "train.steps=1",
+                    "--set", "train.batch_size=2", *EXACT,
+                    env={"PYTHONPATH": os.pathsep.join([str(site), str(TESTS), os.environ.get("PYTHONPATH", "")])})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc
 
 
-def test_two_processes_write_one_run_directory(two_rank_run, tmp_path):
+def test_two_processes_write_one_run_directory(two_rank_run):
     out, proc = two_rank_run
-    assert [p.name for p in tmp_path.iterdir() if p.is_dir()].count("ddp") == 1
+    assert sorted(p.name for p in out.parent.iterdir() if p.is_dir()) == ["ddp", "site"]
     assert (out / "checkpoints/last.pt").exists() and (out / "samples/step_0000001.png").exists()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["world_size"] == 2 and manifest["batch_size_per_process"] == 2
@@ -48,7 +55,7 @@ def test_two_processes_write_one_run_directory(two_rank_run, tmp_path):
     assert not any(k.startswith(("module.", "_orig_mod.")) for k in state["model"])
 
 
-def test_gradients_match_a_single_process_with_the_global_batch(two_rank_run, toy_recipe, tmp_path):
+def test_gradients_match_a_single_process_with_the_global_batch(two_rank_run, toy_installed, toy_recipe, tmp_path):
     out, _ = two_rank_run
     single = tmp_path / "single"
     proc = run_ganzoo("run", toy_recipe, "--out", single, "--no-progress", "--set", "train.steps=1",
@@ -60,8 +67,11 @@ def test_gradients_match_a_single_process_with_the_global_batch(two_rank_run, to
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
 
 
-def test_two_rank_checkpoint_resumes_in_one_process(two_rank_run, toy_recipe):
-    out, _ = two_rank_run
+def test_two_rank_checkpoint_resumes_in_one_process(two_rank_run, toy_installed, toy_recipe, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(two_rank_run[0], out)  # resume a copy: the shared run stays as the other tests expect
     proc = run_ganzoo("run", toy_recipe, "--resume", out, "--no-progress", "--set", "train.steps=3",
                       "--set", "train.batch_size=2", *EXACT)
     assert proc.returncode == 0, proc.stderr
