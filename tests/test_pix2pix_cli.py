@@ -24,14 +24,6 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP overheads that dominate on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def invoke(*args):
     return CliRunner().invoke(ganzoo_cli, [str(a) for a in args], catch_exceptions=False)

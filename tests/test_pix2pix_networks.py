@@ -19,14 +19,6 @@ from ganzoo_pix2pix.unet import InputSizeError, UNet
 NORMS = ("batch", "instance", "layer", "none")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP overheads that dominate on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def registry():
