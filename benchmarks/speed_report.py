@@ -134,6 +134,12 @@ def markdown(report: dict[str, Any]) -> str:
         f"- 1-min load average during the jobs: {report['load'][0]:.1f}-{report['load'][1]:.1f} "
         f"(this benchmark alone loads about {report['threads']})",
     ]
+    for p in peak.get("measurements", []):
+        lines.append(f"  - {p['when']}: {p['fp32']:.0f} fp32, {p['bf16']:.0f} bf16 "
+                     f"(load {p['load_before']:.1f}-{p['load_after']:.1f})")
+    shares = [r.get("share_of_peak") or 0 for w in report["workloads"].values() for r in w["rows"]]
+    if max(shares, default=0) > 1:
+        lines.append("- some rows exceed 100% of the measured peak: the peak was read while the machine was busy")
     if report.get("note"):
         lines.append(f"- note: {report['note']}")
     lines += [
