@@ -56,6 +56,8 @@ class Penalty(Loss):
     """A regulariser on the discriminator, e.g. the WGAN-GP gradient penalty or R1."""
 
     role = "penalty"
+    #: differentiates the critic's input gradient again (torch.compile's AOTAutograd cannot)
+    double_backward = True
 
     def forward(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError

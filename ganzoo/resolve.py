@@ -269,5 +269,12 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
         optim[group] = Spec(cls.__name__, cls, params)
 
     train = _resolve_train(check, list(model_cls.component_slots))
+    if train.compile:
+        for slot, spec in losses.items():
+            role = _loss_role(spec.factory)
+            if getattr(role, "double_backward", False):
+                raise check.error("train.compile", f"train.compile cannot be combined with losses.{slot} "
+                                  f"({spec.name}): torch.compile cannot differentiate the penalty twice",
+                                  hint="--set train.compile=false (bf16 precision is the CPU/GPU speed-up here)")
     explicit = set(recipe.lines) | set(recipe.overridden)
     return Resolved(recipe, model, components, losses, data, optim, train, explicit)

@@ -160,3 +160,11 @@ def test_yaml_never_constructs_objects():
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(RecipeError, match="recipe not found"):
         load_recipe(tmp_path / "nope.yaml")
+
+
+def test_compile_with_a_gradient_penalty_is_refused_up_front():
+    from ganzoo.registry import build_registry
+
+    recipe = load_recipe("recipes/wgan_gp.yaml", ["train.compile=true"])
+    with pytest.raises(RecipeError, match="cannot be combined with losses.penalty"):
+        resolve(recipe, build_registry())
