@@ -165,6 +165,8 @@ def test_missing_recipe_file(tmp_path):
 def test_compile_with_a_gradient_penalty_is_refused_up_front():
     from ganzoo.registry import build_registry
 
-    recipe = load_recipe("recipes/wgan_gp.yaml", ["train.compile=true"])
+    from conftest import ROOT
+
+    recipe = load_recipe(ROOT / "recipes/wgan_gp.yaml", ["train.compile=true"])
     with pytest.raises(RecipeError, match="cannot be combined with losses.penalty"):
         resolve(recipe, build_registry())
