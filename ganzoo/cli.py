@@ -10,6 +10,7 @@ import click
 
 from . import __version__
 from .errors import GanzooError
+from .process import apply_process_env
 
 
 class _UserError(click.ClickException):
@@ -229,6 +230,7 @@ def eval_cmd(target: Path, data: tuple[str, ...], split: str, device: str, batch
 
 
 def main() -> None:
+    apply_process_env()  # before anything imports torch
     try:
         cli(prog_name="ganzoo")
     except KeyboardInterrupt:  # a second Ctrl-C during training, or Ctrl-C outside it

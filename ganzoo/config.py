@@ -27,7 +27,7 @@ class TrainConfig:
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    channels_last: bool = True
+    channels_last: bool | Literal["auto"] = "auto"  # auto: on CUDA (tensor cores), off on CPU (measured slower)
     compile: bool = False  # torch.compile each component
     threads: int | None = None  # CPU intra-op threads (default: torch's choice)
     workers: int | None = None  # DataLoader worker processes (default: 1 on CPU, up to 4 on CUDA)

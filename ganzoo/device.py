@@ -117,6 +117,12 @@ def describe(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
 
 
+def use_channels_last(setting: bool | str, device: torch.device) -> bool:
+    """``auto``: channels_last on CUDA; on CPU oneDNN gains nothing at GAN batch sizes and fused optimizers copy
+    channels_last parameters to contiguous every step (pix2pix fp32: 0.72 vs 0.65 s/step)."""
+    return device.type == "cuda" if setting == "auto" else bool(setting)
+
+
 def to_device(batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in batch.items():

@@ -24,7 +24,7 @@ from . import distributed as dist
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
 from .data import Batches, fixed_batch
 from .device import (autocast, autocast_dtype, configure, describe, preserved_rng, seed_everything, select_device,
-                     to_device)
+                     to_device, use_channels_last)
 from .ema import EMA
 from .errors import GanzooError, NonFiniteLoss
 from .evaluate import evaluate, results_table
@@ -110,6 +110,7 @@ class Trainer:
         cfg = self.cfg = resolved.train
 
         self.device = select_device(dist.device_for(env, cfg.device))
+        self.channels_last = use_channels_last(cfg.channels_last, self.device)
         self.dtype = autocast_dtype(cfg.precision, self.device)
         configure(self.device, threads=cfg.threads, deterministic=cfg.deterministic)
         seed_everything(cfg.seed)  # identical initial weights on every rank
@@ -135,7 +136,7 @@ class Trainer:
         self.total = _total_steps(resolved, self.batches)
         self.scheduler = Scheduler(self.optimizers, cfg.lr_schedule, self.total)
         sample_source = self.test_data if self.test_data is not None else self.train_data
-        self.fixed = to_device(fixed_batch(sample_source, cfg.sample_count, cfg.seed), self.device, cfg.channels_last)
+        self.fixed = to_device(fixed_batch(sample_source, cfg.sample_count, cfg.seed), self.device, self.channels_last)
 
         self.step = 0
         self.window = MetricsWindow()
@@ -161,7 +162,7 @@ class Trainer:
     # Set-up ---------------------------------------------------------------------------------------------
     def _prepare_model(self) -> None:
         self.model.to(self.device)
-        if self.cfg.channels_last:
+        if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.model.train()
         if self.cfg.compile:
@@ -406,7 +407,7 @@ class Trainer:
     def _one_step(self) -> tuple[str, float] | None:
         """One training step; returns a non-finite scalar ``(name, value)`` when ``on_nan: stop``, else None."""
         start = time.perf_counter()
-        batch = to_device(next(self.batches), self.device, self.cfg.channels_last)
+        batch = to_device(next(self.batches), self.device, self.channels_last)
         self.scheduler.set_step(self.step)
         self.opt.step_index = self.step + 1
         with autocast(self.device, self.dtype), self.ddp.active() if self.ddp else contextlib.nullcontext():
