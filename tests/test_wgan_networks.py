@@ -84,3 +84,13 @@ def test_batch_norm_critic_couples_samples():
     critic = Critic(im_chan=1, hidden_dim=4, image_size=16, norm="batch").train()
     others, own = _cross_gradient(critic, torch.randn(4, 1, 16, 16))
     assert own > 0 and others > 1e-6 * own
+
+
+def test_mlps_stay_fp32_under_bf16_autocast():
+    g, d = MLPGenerator(hidden=[8, 8]), MLPDiscriminator(hidden=[8, 8])
+    z = torch.randn(4, 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        points = g(z)
+        scores = d(points)
+    assert points.dtype == torch.float32 and scores.dtype == torch.float32
+    assert torch.equal(points, g(z))  # the same numbers as outside autocast

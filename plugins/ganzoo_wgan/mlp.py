@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
 from ganzoo.layers import Init, init_weights
@@ -26,10 +27,21 @@ def mlp(in_dim: int, hidden: list[int], out_dim: int, activation: Activation) ->
     return nn.Sequential(*layers)
 
 
+def full_precision(net: nn.Module, x: Tensor) -> Tensor:
+    """``net(x)`` in fp32 under any autocast.
+
+    Low-dimensional data needs the precision: bf16's 8-bit mantissa quantises a coordinate near 4 to steps of
+    0.016, a third of the grid modes' std (measured: 54% HQ in bf16 vs 75% in fp32 on the 25-Gaussian grid), and
+    these small MLPs gain nothing from bf16 (0.095 vs 0.089 s per WGAN-GP step on 2 CPU cores).
+    """
+    with torch.autocast(x.device.type, enabled=False):
+        return net(x.float())
+
+
 # The MLPs default to Kaiming initialisation: N(0, 0.02) weights (the convolutional GANs' choice) shrink the
 # signal by ~2x per 512-wide layer, so a fresh generator would put every point at the origin.
 class MLPGenerator(nn.Module):
-    """MLP generator: (N, z_dim) Gaussian noise -> (N, out_dim) points (linear output layer)."""
+    """MLP generator: (N, z_dim) Gaussian noise -> (N, out_dim) points (linear output layer); always fp32."""
 
     def __init__(
         self,
@@ -46,13 +58,13 @@ class MLPGenerator(nn.Module):
         self.net = init_weights(mlp(z_dim, list(hidden), out_dim, activation), init, init_gain)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(z)
+        return full_precision(self.net, z)
 
 
 class MLPDiscriminator(nn.Module):
     """MLP discriminator / critic: (N, in_dim) points -> one raw score per sample, shape (N,).
 
-    No normalisation layers, so the WGAN-GP gradient penalty applies per sample.
+    No normalisation layers, so the WGAN-GP gradient penalty applies per sample. Always fp32.
     """
 
     def __init__(
@@ -68,4 +80,4 @@ class MLPDiscriminator(nn.Module):
         self.net = init_weights(mlp(in_dim, list(hidden), 1, activation), init, init_gain)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).squeeze(1)
+        return full_precision(self.net, x).squeeze(1)
