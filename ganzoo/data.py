@@ -38,7 +38,9 @@ class SeededItems(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> Any:
         index, seed = key
         torch_state, py_state = torch.get_rng_state(), random.getstate()
-        torch.manual_seed(seed)
+        # Only the CPU generator: torch.manual_seed would also queue a seed for every lazily initialised
+        # accelerator, formatting a stack trace each time (~0.7 ms per item).
+        torch.default_generator.manual_seed(seed)
         random.seed(seed)
         try:
             return self.dataset[index]

@@ -228,3 +228,32 @@ def test_interrupt_writes_checkpoint_and_resumes(toy_installed, toy_recipe, tmp_
     assert done.returncode == 0, done.stderr
     assert f"resumed from {run}/checkpoints/last.pt at step {state['step']}" in done.stderr
     assert "recipe change since the checkpoint: train.steps" in done.stderr
+
+
+def test_seeded_items_draw_from_their_seed_and_restore_the_global_rng():
+    import random
+
+    from torch.utils.data import Dataset
+
+    from ganzoo.data import SeededItems
+
+    class Noisy(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, index):
+            return torch.rand(3), random.random()
+
+    items = SeededItems(Noisy())
+    torch.manual_seed(1)
+    random.seed(1)
+    first = items[(0, 7)]
+    after = (torch.rand(1), random.random())
+    torch.manual_seed(2)  # a different global state: the item does not change
+    second = items[(0, 7)]
+    assert torch.equal(first[0], second[0]) and first[1] == second[1]
+    assert not torch.equal(items[(0, 8)][0], first[0])
+    torch.manual_seed(1)
+    random.seed(1)
+    items[(0, 7)]
+    assert torch.equal(torch.rand(1), after[0]) and random.random() == after[1]
