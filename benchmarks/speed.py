@@ -52,7 +52,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-from ganzoo.process import PROCESS_ENV  # noqa: E402  (torch-free)
 JOB_TIMEOUT_S = 1800
 
 # glibc reads these at start-up: the same thresholds as ganzoo.device.tune_allocator sets with mallopt.
@@ -77,10 +76,11 @@ VARIANTS = {v.name: v for v in (
     Variant("engine-ref", "ganzoo engine with the plain loop's settings: fp32, NCHW, non-fused Adam",
             overrides=("train.precision=fp32", "train.channels_last=false", "optim.*.fused=false")),
     Variant("engine", "ganzoo engine with the recipe's settings and the CLI's process settings (channels_last "
-            "auto, fused Adam, precision auto, huge pages)"),
+            "auto, fused Adam, precision auto)"),
     Variant("engine-nchw", "engine, channels_last off", overrides=("train.channels_last=false",)),
     Variant("engine-cl", "engine, channels_last on", overrides=("train.channels_last=true",)),
-    Variant("engine-nothp", "engine without transparent huge pages for tensors", env=(("THP_MEM_ALLOC_ENABLE", "0"),)),
+    Variant("engine-thp", "engine with PyTorch's allocator backing large tensors by transparent huge pages "
+            "(THP_MEM_ALLOC_ENABLE=1)", env=(("THP_MEM_ALLOC_ENABLE", "1"),)),
     Variant("engine-adam", "engine with non-fused Adam", overrides=("optim.*.fused=false",)),
     Variant("engine-fp32", "engine in fp32", overrides=("train.precision=fp32",)),
     Variant("engine-bf16", "engine with bf16 autocast", overrides=("train.precision=bf16",)),
@@ -105,7 +105,7 @@ class Workload:
     steps: tuple[int, int] = (3, 10)  # (warm-up, timed) on CPU
     quick_steps: tuple[int, int] = (1, 3)
     cuda_steps: tuple[int, int] = (10, 50)  # GPU steps take milliseconds: more of them
-    cpu_variants: tuple[str, ...] = ("plain", "plain+malloc", "engine-ref", "engine", "engine-cl", "engine-nothp",
+    cpu_variants: tuple[str, ...] = ("plain", "plain+malloc", "engine-ref", "engine", "engine-cl", "engine-thp",
                                      "engine-adam", "engine-bf16", "engine-compile", "engine-data")
 
     @property
@@ -130,7 +130,7 @@ WORKLOADS = {w.name: w for w in (
               "components.critic.hidden_dim=16", "components.critic.image_size=64", "components.critic.norm=batch",
               "data.image_size=64"),
              {"x": (3, 64, 64)}, 128, batches_per_step=5, steps=(2, 6), quick_steps=(1, 2),
-             cpu_variants=("plain", "plain+malloc", "engine-ref", "engine", "engine-cl", "engine-nothp", "engine-adam",
+             cpu_variants=("plain", "plain+malloc", "engine-ref", "engine", "engine-cl", "engine-thp", "engine-adam",
                            "engine-bf16", "engine-data", "engine-layernorm")),
 )}
 QUICK_VARIANTS = ("plain", "engine-ref", "engine", "engine-bf16")
@@ -271,8 +271,7 @@ def run_in_subprocess(job: dict, env_extra: dict[str, str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="ganzoo-speed-job-") as tmp:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--job", json.dumps(job), "--job-out", str(out)]
-        # engine jobs run as `ganzoo run` would: with the CLI's process settings (the variant's env wins)
-        env = os.environ | (PROCESS_ENV if job.get("kind") == "engine" else {}) | env_extra
+        env = os.environ | env_extra
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
         except subprocess.TimeoutExpired:

@@ -10,7 +10,6 @@ import click
 
 from . import __version__
 from .errors import GanzooError
-from .process import apply_process_env
 
 
 class _UserError(click.ClickException):
@@ -230,7 +229,6 @@ def eval_cmd(target: Path, data: tuple[str, ...], split: str, device: str, batch
 
 
 def main() -> None:
-    apply_process_env()  # before anything imports torch
     try:
         cli(prog_name="ganzoo")
     except KeyboardInterrupt:  # a second Ctrl-C during training, or Ctrl-C outside it
