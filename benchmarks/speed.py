@@ -75,8 +75,7 @@ VARIANTS = {v.name: v for v in (
             engine=False, env=tuple(TUNED_MALLOC_ENV.items())),
     Variant("engine-ref", "ganzoo engine with the plain loop's settings: fp32, NCHW, non-fused Adam",
             overrides=("train.precision=fp32", "train.channels_last=false", "optim.*.fused=false")),
-    Variant("engine", "ganzoo engine with the recipe's settings and the CLI's process settings (channels_last "
-            "auto, fused Adam, precision auto)"),
+    Variant("engine", "ganzoo engine with the recipe's settings (channels_last auto, fused Adam, precision auto)"),
     Variant("engine-nchw", "engine, channels_last off", overrides=("train.channels_last=false",)),
     Variant("engine-cl", "engine, channels_last on", overrides=("train.channels_last=true",)),
     Variant("engine-thp", "engine with PyTorch's allocator backing large tensors by transparent huge pages "
