@@ -96,3 +96,7 @@ class OptimizerSet:
             self.scaler.update()
         else:
             optimizer.step()
+        # autocast caches each weight's low-precision copy until its region ends, which is after train_step:
+        # without this, later forwards in the same step (the n_critic loop, G's pass through D) would use the
+        # weights as they were before this update.
+        torch.clear_autocast_cache()

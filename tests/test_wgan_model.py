@@ -106,3 +106,21 @@ def test_sample_points_draws_a_scatter_of_1000():
     with torch.no_grad():
         out = model.sample({"x": torch.randn(8, 2)})
     assert out["fake"].shape == (1000, 2) and out["real"].shape == (8, 2)
+
+
+def test_forwards_after_an_update_see_the_new_weights_under_autocast():
+    """The engine runs train_step in one autocast region, whose cast cache would otherwise keep serving the
+    critic's pre-update bf16 weights to the later critic steps and to the generator step."""
+    torch.manual_seed(0)
+    model = WGANGP(DCGANGenerator(z_dim=4, hidden_dim=4, im_chan=1, image_size=32),
+                   Critic(im_chan=1, hidden_dim=4, image_size=32), Wasserstein(), GradientPenalty(weight=10.0))
+    opt = _optimizers(model)
+    x = torch.randn(2, 1, 32, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        before = model.critic(x)
+        opt.step("D", before.float().mean())
+        after = model.critic(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fresh = model.critic(x)
+    assert not torch.equal(before, after)
+    assert torch.equal(after, fresh)
