@@ -23,7 +23,6 @@ import argparse
 import json
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -36,32 +35,16 @@ from ganzoo.registry import build_registry
 from ganzoo.report import save_samples
 from ganzoo.resolve import resolve
 
-ROOT = Path(__file__).resolve().parents[1]
+from quality_common import ROOT, add_run_args, train, train_overrides, write_report
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=600, help="training steps (batch 1) for each model")
-    p.add_argument("--ngf", type=int, default=32)
-    p.add_argument("--ndf", type=int, default=32)
     p.add_argument("--n-blocks", type=int, default=6)
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    p.add_argument("--threads", type=int, default=1,
-                   help="intra-op threads (1 is steadier than 2 on a shared 2-core machine; data renders in a worker)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tag", default="", help="suffix of the result files")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    add_run_args(p)
     return p.parse_args()
-
-
-def shared_overrides(args: argparse.Namespace) -> list[str]:
-    return [
-        f"train.steps={args.steps}", "train.batch_size=1", f"train.precision={args.precision}",
-        f"train.threads={args.threads}", "train.workers=1", f"train.seed={args.seed}", "train.device=cpu",
-        "train.lr_schedule={name: linear_decay, hold: 0.5}", "train.log_every=50", "train.tensorboard=false",
-        f"train.sample_every={args.steps}", f"train.checkpoint_every={args.steps}", "train.sample_count=6",
-    ]
 
 
 def generator(args: argparse.Namespace) -> str:
@@ -87,15 +70,6 @@ def pix2pix_overrides(args: argparse.Namespace) -> list[str]:
         f"data={{name: shapes2stripes, image_size: {args.image_size}, paired: true}}",
         f"components.generator={generator(args)}", f"components.discriminator={discriminator(args, 6)}",
     ]
-
-
-def train(recipe: str, overrides: list[str], out: Path) -> tuple[Trainer, dict, float]:
-    registry = build_registry()
-    resolved = resolve(load_recipe(ROOT / "recipes" / recipe, overrides), registry)
-    trainer = Trainer(resolved, registry, out=out, progress=False, log=lambda msg: print(msg, flush=True))
-    start = time.perf_counter()
-    result = trainer.fit()
-    return trainer, result.evaluation or {}, time.perf_counter() - start
 
 
 def identity_baseline(args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -181,7 +155,8 @@ def main() -> None:
         runs = {}
         for name, recipe, overrides in (("cyclegan", "cyclegan.yaml", cyclegan_overrides(args)),
                                         ("pix2pix", "pix2pix.yaml", pix2pix_overrides(args))):
-            trainer, evaluation, seconds = train(recipe, [*overrides, *shared_overrides(args)], Path(tmp) / name)
+            trainer, evaluation, seconds = train(ROOT / "recipes" / recipe, [*overrides, *train_overrides(args)],
+                                                 Path(tmp) / name)
             runs[name] = trainer
             report[name] = {"eval": evaluation, "train_seconds": round(seconds, 1),
                             "s_per_step": round(trainer.elapsed / max(1, trainer.step), 3)}
@@ -194,9 +169,7 @@ def main() -> None:
     report["identity_baseline"] = identity_baseline(args)
     c, p = report["cyclegan"]["eval"]["AtoB"], report["pix2pix"]["eval"]["AtoB"]
     report["ratios"] = {"l1": p["l1"] / c["l1"], "psnr": c["psnr"] / p["psnr"]}
-    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(args, stem, report, markdown)
 
 
 if __name__ == "__main__":

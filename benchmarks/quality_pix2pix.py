@@ -25,7 +25,6 @@ import math
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -40,7 +39,9 @@ from ganzoo.registry import build_registry
 from ganzoo.report import save_samples
 from ganzoo.resolve import resolve
 
-ROOT = Path(__file__).resolve().parents[1]
+from quality_common import ROOT, add_run_args, train, train_overrides, write_report
+
+RECIPE = ROOT / "recipes" / "pix2pix.yaml"
 RUNS = {"l1": ["losses.adversarial.weight=0"], "cgan_l1": []}
 LABELS = {"untrained": "untrained", "l1": "L1 alone", "cgan_l1": "cGAN + L1"}
 
@@ -49,14 +50,7 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--image-size", type=int, default=128, help="a power of two (64 or 128 for this benchmark)")
     p.add_argument("--steps", type=int, default=1000, help="training steps (batch 1) for each model")
-    p.add_argument("--ngf", type=int, default=32)
-    p.add_argument("--ndf", type=int, default=32)
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    p.add_argument("--threads", type=int, default=1,
-                   help="intra-op threads (1 is steadier than 2 on a shared 2-core machine; data renders in a worker)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tag", default="", help="suffix of the result files")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    add_run_args(p)
     args = p.parse_args()
     if args.image_size < 16 or args.image_size & (args.image_size - 1):
         p.error(f"--image-size must be a power of two >= 16, got {args.image_size}")
@@ -70,31 +64,19 @@ def overrides(args: argparse.Namespace) -> list[str]:
         f"components.discriminator={{name: patchgan, in_channels: 6, ndf: {args.ndf}, n_layers: 3}}",
         f"data={{name: facades_synthetic, image_size: {size}, load_size: {round(size * 286 / 256)}, "
         f"crop_size: {size}}}",
-        f"train.steps={args.steps}", f"train.precision={args.precision}", f"train.threads={args.threads}",
-        "train.workers=1", f"train.seed={args.seed}", "train.device=cpu", "train.log_every=50",
-        "train.tensorboard=false", f"train.sample_every={args.steps}", f"train.checkpoint_every={args.steps}",
-        "train.sample_count=6",
+        *train_overrides(args),
     ]
 
 
-def resolved_recipe(args: argparse.Namespace, extra: list[str]):
+def resolved_recipe(args: argparse.Namespace):
     registry = build_registry()
-    return registry, resolve(load_recipe(ROOT / "recipes" / "pix2pix.yaml", [*overrides(args), *extra]), registry)
-
-
-def train(args: argparse.Namespace, extra: list[str], out: Path) -> tuple[Trainer, dict, float]:
-    """Train one model; its held-out scores (the engine evaluates the test split at the end) and wall time."""
-    registry, resolved = resolved_recipe(args, extra)
-    trainer = Trainer(resolved, registry, out=out, progress=False, log=lambda msg: print(msg, flush=True))
-    start = time.perf_counter()
-    result = trainer.fit()
-    return trainer, result.evaluation or {}, time.perf_counter() - start
+    return registry, resolve(load_recipe(RECIPE, overrides(args)), registry)
 
 
 @torch.no_grad()
 def untrained(args: argparse.Namespace) -> tuple[dict, torch.Tensor]:
     """Scores and sample outputs of the freshly initialised generator (same seed as the trained runs)."""
-    registry, resolved = resolved_recipe(args, [])
+    registry, resolved = resolved_recipe(args)
     configure(torch.device("cpu"), threads=args.threads, deterministic=False)
     seed_everything(args.seed)
     model = build_model(resolved).eval()
@@ -155,7 +137,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trainers = {}
         for name, extra in RUNS.items():
-            trainer, evaluation, seconds = train(args, extra, Path(tmp) / name)
+            trainer, evaluation, seconds = train(RECIPE, [*overrides(args), *extra], Path(tmp) / name)
             trainers[name] = trainer
             last = trainer.last_row
             report[name] = {"eval": evaluation, "train_seconds": round(seconds, 1),
@@ -168,9 +150,7 @@ def main() -> None:
                         title=f"facades_synthetic {args.image_size} px, {args.steps} steps each ({args.precision})")
         report["grid"] = grid.name
     report["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(args, stem, report, markdown)
 
 
 if __name__ == "__main__":
