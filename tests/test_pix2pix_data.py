@@ -207,3 +207,11 @@ def test_paired_folders_corrupt_pairs_skipped(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ds[1]["A"].shape == (3, 32, 32)
+
+
+def test_facades_render_at_the_smallest_size():
+    """Thin elements at 16 px gave 1-row textures that used to be mistaken for solid colours (a crash)."""
+    ds = FacadesSynthetic(split="train", image_size=16, load_size=16, crop_size=16)
+    for i in range(100):
+        item = ds[i]
+        assert item["A"].shape == item["B"].shape == (3, 16, 16)

@@ -72,7 +72,8 @@ class _Facade:
         y0, y1, x0, x1 = max(0, y0), min(s, y1), max(0, x0), min(s, x1)
         if y1 > y0 and x1 > x0:
             self.label[y0:y1, x0:x1] = cls
-            self.img[:, y0:y1, x0:x1] = colour if colour.shape[1] == 1 else colour[:, : y1 - y0, : x1 - x0]
+            solid = colour.shape[1:] == (1, 1)
+            self.img[:, y0:y1, x0:x1] = colour if solid else colour[:, : y1 - y0, : x1 - x0]
         return y0, y1, x0, x1
 
     # Elements ------------------------------------------------------------------------------------------------
