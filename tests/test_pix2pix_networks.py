@@ -216,3 +216,11 @@ def test_discriminator_channel_mismatch_is_warned():
     assert Pix2Pix(g, PatchGAN(ndf=4), Vanilla(), L1()).warnings() == []
     warnings = Pix2Pix(g, PatchGAN(in_channels=3, ndf=4), Vanilla(), L1()).warnings()
     assert "3 + 3" in warnings[0] and "in_channels" in warnings[0]
+
+
+def test_patchgan_too_small_input_is_a_clear_error():
+    d = PatchGAN(in_channels=6, ndf=4, n_layers=3, norm="batch")
+    assert d(torch.randn(1, 6, 24, 24)).shape == (1, 1, 1, 1)  # the smallest that trains at batch 1
+    with pytest.raises(InputSizeError, match=r"16x16 px: with n_layers 3 both sides must be at least 24 px") as info:
+        d(torch.randn(1, 6, 16, 16))
+    assert "n_layers 2 needs 12 px" in info.value.hint

@@ -6,6 +6,8 @@ from torch import Tensor, nn
 
 from ganzoo.layers import Init, Norm, init_weights, norm_layer, uses_bias
 
+from .unet import InputSizeError
+
 
 def receptive_field(module: nn.Module) -> int:
     """Side of the input square that one output score sees, from the module's convolutions in order."""
@@ -37,6 +39,7 @@ class PatchGAN(nn.Module):
             raise ValueError(f"n_layers must be >= 1, got {n_layers} (for 1x1 patches use the `pixel` discriminator)")
         if in_channels < 1 or ndf < 1:
             raise ValueError("in_channels and ndf must be >= 1")
+        self.n_layers = n_layers
         bias = uses_bias(norm)
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no norm first
         width = ndf
@@ -50,6 +53,12 @@ class PatchGAN(nn.Module):
         init_weights(self, init, init_gain)
 
     def forward(self, x: Tensor) -> Tensor:
+        if min(x.shape[-2:]) >> self.n_layers < 3:  # the stride-1 convs need a 3x3 map to leave a logit
+            need, (h, w) = 3 * 2**self.n_layers, x.shape[-2:]
+            fewer = f" (n_layers {self.n_layers - 1} needs {need // 2} px)" if self.n_layers > 1 else ""
+            raise InputSizeError(f"PatchGAN input of {w}x{h} px: with n_layers {self.n_layers} both sides must be "
+                                 f"at least {need} px",
+                                 hint=f"use larger images (data.crop_size) or fewer n_layers{fewer}")
         return self.net(x)
 
     @classmethod
