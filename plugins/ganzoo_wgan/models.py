@@ -96,8 +96,7 @@ class WGANGP(UnconditionalGAN):
         return self.critic(torch.cat([real, fake])).split([len(real), len(fake)])
 
     def warnings(self) -> list[str]:
-        batch_norm = self._mixes_samples
-        if batch_norm and self.penalty.weight > 0:
+        if self._mixes_samples and self.penalty.weight > 0:
             return ["the critic uses batch norm together with a gradient penalty: batch norm mixes the samples of "
                     "a batch, so the per-sample penalty no longer constrains the critic (WGAN-GP paper, "
                     "section 4); use norm: layer (or none / instance)"]
