@@ -6,6 +6,7 @@ import importlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,18 @@ from ganzoo.testing import fake_distribution, registry_from
 # process holds the other core make small ops 100x slower. One thread here and in every subprocess.
 os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
+
+# The suite never reads or writes the user's ganzoo cache (Inception weights, cached real features). Tests of the
+# real Inception network take its path from INCEPTION (None when `ganzoo inception fetch` has not been run).
+try:
+    from ganzoo.inception import WeightsError, find_weights
+
+    INCEPTION: Path | None = find_weights()
+except WeightsError:
+    INCEPTION = None
+os.environ["GANZOO_CACHE"] = tempfile.mkdtemp(prefix="ganzoo-test-cache-")
+os.environ["TORCH_HOME"] = os.environ["GANZOO_CACHE"]
+os.environ.pop("GANZOO_INCEPTION", None)
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

@@ -77,7 +77,9 @@ def test_eval_matches_hand_computed_psnr(trained, tmp_path):
     result = invoke("eval", trained, "--data", data, "--no-progress", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "psnr" in result.output and "BtoA" in result.output
-    scores = json.loads((trained / "eval.json").read_text())["results"]["BtoA"]
+    written = Path(result.output.split("written ")[-1].strip())
+    assert written.parent == trained and written.name.startswith("eval-test-step") and "-data-" in written.name
+    scores = json.loads(written.read_text())["results"]["BtoA"]
 
     from ganzoo.registry import build_registry
     from ganzoo.trained import load_trained
