@@ -155,10 +155,18 @@ def _device(spec: str):
 @click.option("--direction", help="AtoB or BtoA (default: the model's first direction).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
+@click.option("--resize", is_flag=True, help="Resize inputs to the training size (default: keep each input's size).")
+@click.option("--half", type=click.Choice(["A", "B"]),
+              help="Translate the left (A) or right (B) half of side-by-side A|B pair images.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--no-progress", is_flag=True)
 def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: str | None, device: str,
-              batch_size: int, no_progress: bool) -> None:
-    """Translate image files/folders with a trained image-to-image model; one output per input, same name."""
+              batch_size: int, resize: bool, half: str | None, overwrite: bool, no_progress: bool) -> None:
+    """Translate image files/folders with a trained image-to-image model; one output per input, same name.
+
+    Outputs keep each input's size (the networks are fully convolutional); --resize runs them at the training
+    size instead. Never writes into an input folder; never replaces a file unless --overwrite.
+    """
     from .inference import translate_files
     from .trained import load_trained
 
@@ -169,8 +177,14 @@ def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: 
                           hint="for unconditional models use `ganzoo sample`")
     direction = direction or trained.model.directions[0]
     report = translate_files(trained, inputs, out, direction, device=dev, batch_size=batch_size,
-                             progress=not no_progress)
+                             progress=not no_progress, resize=resize, half=half, overwrite=overwrite)
     click.echo(f"translated {len(report.written)} image(s) {direction} into {out}")
+    if report.paired:
+        source = direction.split("to")[0]
+        side = "left" if source == "A" else "right"
+        click.echo(f"warning: {len(report.paired)} input(s) are twice as wide as high (e.g. {report.paired[0]}), "
+                   f"the layout of A|B pairs: --half {source} translates their {side} half ({source}, this "
+                   f"model's input)", err=True)
     for path, reason in report.failed:
         click.echo(f"skipped {path}: {reason}", err=True)
     if report.failed and not report.written:
@@ -183,13 +197,15 @@ def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: 
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="An image file (grid) or a folder.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def sample(checkpoint: Path, count: int, out: Path, seed: int, device: str) -> None:
-    """Draw samples from a trained unconditional model (WGAN-GP, DCGAN)."""
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+def sample(checkpoint: Path, count: int, out: Path, seed: int, device: str, overwrite: bool) -> None:
+    """Draw samples from a trained unconditional model (WGAN-GP, DCGAN); never replaces a file unless --overwrite."""
     from .inference import sample_to
     from .trained import load_trained
 
     dev = _device(device)
-    paths = sample_to(load_trained(checkpoint, _registry(), dev), count, out, device=dev, seed=seed)
+    paths = sample_to(load_trained(checkpoint, _registry(), dev), count, out, device=dev, seed=seed,
+                      overwrite=overwrite)
     click.echo(f"wrote {count} sample(s) to {out if len(paths) > 1 else paths[0]}")
 
 
@@ -213,7 +229,10 @@ def eval_cmd(target: Path, data: tuple[str, ...], split: str, device: str, batch
     overrides = [f"data.{d}" if "=" in d.split("{", 1)[0] else f"data={d}" for d in data]
     trained = load_trained(target, registry, dev, overrides)
     if not trained.model.supports("evaluation_pairs"):
-        raise GanzooError(f"model {trained.resolved.model.name!r} has no paired evaluation")
+        raise GanzooError(f"model {trained.resolved.model.name!r} has no paired evaluation",
+                          hint="unconditional models are scored while they train (quality/... rows in the run's "
+                               "metrics.jsonl, e.g. mode coverage); look at samples with `ganzoo sample RUN -n 64 "
+                               "--out grid.png`")
     dataset = build_dataset(trained.resolved, split)
     metrics = {e.name: e.factory() for e in registry.entries("metric")}
     if not metrics:

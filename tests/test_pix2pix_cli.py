@@ -59,7 +59,7 @@ def test_translate_a_folder(trained, tmp_path):
     assert "translated 2 image(s) BtoA" in result.output
     outputs = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*"))
     assert outputs == ["a.png", "sub/b.jpg"]
-    assert Image.open(tmp_path / "out" / "a.png").size == (32, 32)  # the training resolution
+    assert Image.open(tmp_path / "out" / "a.png").size == (40, 20)  # each input's own size
 
     wrong = invoke("translate", trained, src, "--out", tmp_path / "x", "--direction", "AtoB")
     assert wrong.exit_code == 1 and "directions: BtoA" in wrong.output
