@@ -86,6 +86,8 @@ def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
                        else listing.format_entry(entry, listing.details(entry)))
             return
     entries = listing.select(registry, kind, pattern)
+    if pattern and not entries:
+        listing.nothing_matches(registry, kind, pattern)  # an error, with did-you-mean for a misspelt name
     if as_json:
         click.echo(json.dumps([listing.as_json(e) for e in entries], indent=2))
     else:
@@ -102,7 +104,7 @@ def plugins(as_json: bool) -> None:
     click.echo(json.dumps(listing.plugins_json(registry), indent=2) if as_json else listing.format_plugins(registry))
 
 
-@cli.command()
+@cli.command(context_settings={"allow_extra_args": True})  # stray words are explained below, not click's error
 @click.argument("recipe", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe value, e.g. --set train.steps=100 (value parsed as YAML). Repeatable.")
@@ -110,13 +112,16 @@ def plugins(as_json: bool) -> None:
 @click.option("--resume", metavar="auto|RUN_DIR|CKPT", help="Continue a run from its last checkpoint.")
 @click.option("--dry-run", is_flag=True, help="Validate, print the resolved recipe, build components; no training.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs only).")
-def run(recipe: Path, overrides: tuple[str, ...], out: Path | None, resume: str | None, dry_run: bool,
-        no_progress: bool) -> None:
+@click.pass_context
+def run(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], out: Path | None, resume: str | None,
+        dry_run: bool, no_progress: bool) -> None:
     """Train a recipe: `ganzoo run recipes/pix2pix.yaml --set train.steps=200`."""
-    from .recipe import load_recipe
+    from .recipe import load_recipe, stray_words
     from .resolve import resolve
+    from .rundir import recipe_name
 
-    loaded = load_recipe(recipe, overrides)
+    stray_words(ctx.args, overrides)
+    loaded = load_recipe(recipe, overrides, name=recipe_name(recipe))
     registry = _registry()
     resolved = resolve(loaded, registry)
     if dry_run:
@@ -126,16 +131,21 @@ def run(recipe: Path, overrides: tuple[str, ...], out: Path | None, resume: str 
         return
     from .engine import train
 
-    resume_path = _resume_target(resume, loaded.name) if resume else None
+    resume_path = _resume_target(resume, loaded.name, out) if resume else None
     train(resolved, registry, out=out, resume=resume_path, progress=not no_progress)
 
 
-def _resume_target(resume: str, recipe_name: str) -> Path:
+def _resume_target(resume: str, recipe_name: str, out: Path | None = None) -> Path:
     from .errors import CheckpointError
-    from .rundir import latest_run
+    from .rundir import RunDir, latest_run
 
     if resume != "auto":
         return Path(resume)
+    if out is not None:  # --out DIR --resume auto: continue DIR, never some other run of the recipe
+        if RunDir(out).last.is_file():
+            return out
+        raise CheckpointError(f"--resume auto --out {out}: no checkpoint in {out} (looked for checkpoints/last.pt)",
+                              hint="drop --resume to start a new run there")
     found = latest_run(recipe_name)
     if found is None:
         raise CheckpointError(f"--resume auto: no run of {recipe_name!r} with a checkpoint under runs/{recipe_name}/")
