@@ -109,6 +109,8 @@ def recipe_name(recipe_path: Path) -> str:
         name = read_json(path.parent / "manifest.json").get("recipe_name")
         if isinstance(name, str) and name and "/" not in name and name not in (".", ".."):
             return name
+        if path.parent.parent.parent.name == "runs":  # runs/<recipe>/<timestamp>/ of an older ganzoo
+            return path.parent.parent.name
     return path.stem
 
 

@@ -83,6 +83,17 @@ def test_manifest_keeps_the_history_of_resumes(toy_registry, toy_recipe, tmp_pat
     assert all({"started", "command", "device"} <= set(r) for r in manifest["resumes"])
 
 
+def test_a_runs_own_recipe_is_named_after_the_original(tmp_path):
+    from ganzoo.rundir import recipe_name
+
+    run = tmp_path / "runs" / "pix2pix" / "20261201-101500"
+    run.mkdir(parents=True)
+    assert recipe_name(run / "recipe.yaml") == "pix2pix"  # default layout, manifest without recipe_name
+    (run / "manifest.json").write_text(json.dumps({"recipe_name": "facades"}))
+    assert recipe_name(run / "recipe.yaml") == "facades"
+    assert recipe_name(tmp_path / "recipes" / "cyclegan.yaml") == "cyclegan"
+
+
 def test_resume_auto_with_out_continues_that_directory(toy_installed, toy_recipe, tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no runs/ here: --resume auto must not need one
     run = tmp_path / "mine"
