@@ -139,7 +139,7 @@ def with_history(info: dict[str, Any], previous: dict[str, Any], step: int) -> d
 
 
 def set_status(run: RunDir, status: str) -> None:
-    """Record how the run ended (``done``, ``interrupted at step N``, ``failed at step N: ...``) in its manifest."""
+    """Record how the run ended (``done``, ``interrupted at step N``, ``failed in step N: ...``) in its manifest."""
     info = read_json(run.manifest)
     if info:
         write_json(run.manifest, info | {"status": status})
