@@ -6,7 +6,7 @@ import os
 import pickle
 import random
 import re
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +88,19 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's message advises weights_only=False, i.e. running the file's code: not advice to pass on
+        raise CheckpointError(f"cannot read checkpoint {path}: it holds Python objects other than tensors and "
+                              f"plain data, so it is not a ganzoo checkpoint and is not loaded",
+                              hint="ganzoo loads checkpoints with weights_only=True and never runs code from a file"
+                              ) from None
+    except Exception as exc:  # noqa: BLE001 - any unreadable file (text, truncated zip, ...) is one clear error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"cannot read checkpoint {path}: corrupt, truncated or not a ganzoo checkpoint "
-                              f"({first[:200]})") from None
+                              f"({type(exc).__name__}: {first[:200]})") from None
     if not isinstance(state, dict) or state.get("format") is None or "model" not in state:
         raise CheckpointError(f"{path} is not a ganzoo checkpoint (no format version or model state)")
     if state["format"] > FORMAT_VERSION:

@@ -86,6 +86,8 @@ def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
                        else listing.format_entry(entry, listing.details(entry)))
             return
     entries = listing.select(registry, kind, pattern)
+    if pattern and not entries:
+        listing.nothing_matches(registry, kind, pattern)  # an error, with did-you-mean for a misspelt name
     if as_json:
         click.echo(json.dumps([listing.as_json(e) for e in entries], indent=2))
     else:
@@ -102,7 +104,7 @@ def plugins(as_json: bool) -> None:
     click.echo(json.dumps(listing.plugins_json(registry), indent=2) if as_json else listing.format_plugins(registry))
 
 
-@cli.command()
+@cli.command(context_settings={"allow_extra_args": True})  # stray words are explained below, not click's error
 @click.argument("recipe", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe value, e.g. --set train.steps=100 (value parsed as YAML). Repeatable.")
@@ -110,13 +112,16 @@ def plugins(as_json: bool) -> None:
 @click.option("--resume", metavar="auto|RUN_DIR|CKPT", help="Continue a run from its last checkpoint.")
 @click.option("--dry-run", is_flag=True, help="Validate, print the resolved recipe, build components; no training.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs only).")
-def run(recipe: Path, overrides: tuple[str, ...], out: Path | None, resume: str | None, dry_run: bool,
-        no_progress: bool) -> None:
+@click.pass_context
+def run(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], out: Path | None, resume: str | None,
+        dry_run: bool, no_progress: bool) -> None:
     """Train a recipe: `ganzoo run recipes/pix2pix.yaml --set train.steps=200`."""
-    from .recipe import load_recipe
+    from .recipe import load_recipe, stray_words
     from .resolve import resolve
+    from .rundir import recipe_name
 
-    loaded = load_recipe(recipe, overrides)
+    stray_words(ctx.args, overrides)
+    loaded = load_recipe(recipe, overrides, name=recipe_name(recipe))
     registry = _registry()
     resolved = resolve(loaded, registry)
     if dry_run:
@@ -126,16 +131,21 @@ def run(recipe: Path, overrides: tuple[str, ...], out: Path | None, resume: str 
         return
     from .engine import train
 
-    resume_path = _resume_target(resume, loaded.name) if resume else None
+    resume_path = _resume_target(resume, loaded.name, out) if resume else None
     train(resolved, registry, out=out, resume=resume_path, progress=not no_progress)
 
 
-def _resume_target(resume: str, recipe_name: str) -> Path:
+def _resume_target(resume: str, recipe_name: str, out: Path | None = None) -> Path:
     from .errors import CheckpointError
-    from .rundir import latest_run
+    from .rundir import RunDir, latest_run
 
     if resume != "auto":
         return Path(resume)
+    if out is not None:  # --out DIR --resume auto: continue DIR, never some other run of the recipe
+        if RunDir(out).last.is_file():
+            return out
+        raise CheckpointError(f"--resume auto --out {out}: no checkpoint in {out} (looked for checkpoints/last.pt)",
+                              hint="drop --resume to start a new run there")
     found = latest_run(recipe_name)
     if found is None:
         raise CheckpointError(f"--resume auto: no run of {recipe_name!r} with a checkpoint under runs/{recipe_name}/")
@@ -155,10 +165,18 @@ def _device(spec: str):
 @click.option("--direction", help="AtoB or BtoA (default: the model's first direction).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
+@click.option("--resize", is_flag=True, help="Resize inputs to the training size (default: keep each input's size).")
+@click.option("--half", type=click.Choice(["A", "B"]),
+              help="Translate the left (A) or right (B) half of side-by-side A|B pair images.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--no-progress", is_flag=True)
 def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: str | None, device: str,
-              batch_size: int, no_progress: bool) -> None:
-    """Translate image files/folders with a trained image-to-image model; one output per input, same name."""
+              batch_size: int, resize: bool, half: str | None, overwrite: bool, no_progress: bool) -> None:
+    """Translate image files/folders with a trained image-to-image model; one output per input, same name.
+
+    Outputs keep each input's size (the networks are fully convolutional); --resize runs them at the training
+    size instead. Never writes into an input folder; never replaces a file unless --overwrite.
+    """
     from .inference import translate_files
     from .trained import load_trained
 
@@ -169,8 +187,14 @@ def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: 
                           hint="for unconditional models use `ganzoo sample`")
     direction = direction or trained.model.directions[0]
     report = translate_files(trained, inputs, out, direction, device=dev, batch_size=batch_size,
-                             progress=not no_progress)
+                             progress=not no_progress, resize=resize, half=half, overwrite=overwrite)
     click.echo(f"translated {len(report.written)} image(s) {direction} into {out}")
+    if report.paired:
+        source = direction.split("to")[0]
+        side = "left" if source == "A" else "right"
+        click.echo(f"warning: {len(report.paired)} input(s) are twice as wide as high (e.g. {report.paired[0]}), "
+                   f"the layout of A|B pairs: --half {source} translates their {side} half ({source}, this "
+                   f"model's input)", err=True)
     for path, reason in report.failed:
         click.echo(f"skipped {path}: {reason}", err=True)
     if report.failed and not report.written:
@@ -183,13 +207,15 @@ def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: 
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="An image file (grid) or a folder.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def sample(checkpoint: Path, count: int, out: Path, seed: int, device: str) -> None:
-    """Draw samples from a trained unconditional model (WGAN-GP, DCGAN)."""
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+def sample(checkpoint: Path, count: int, out: Path, seed: int, device: str, overwrite: bool) -> None:
+    """Draw samples from a trained unconditional model (WGAN-GP, DCGAN); never replaces a file unless --overwrite."""
     from .inference import sample_to
     from .trained import load_trained
 
     dev = _device(device)
-    paths = sample_to(load_trained(checkpoint, _registry(), dev), count, out, device=dev, seed=seed)
+    paths = sample_to(load_trained(checkpoint, _registry(), dev), count, out, device=dev, seed=seed,
+                      overwrite=overwrite)
     click.echo(f"wrote {count} sample(s) to {out if len(paths) > 1 else paths[0]}")
 
 

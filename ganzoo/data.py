@@ -95,12 +95,17 @@ class Batches:
         workers: int | None = None,
         rank: int = 0,
         world_size: int = 1,
+        per_step: tuple[int, str] | None = None,
     ):
         size = len(dataset)
         if size // world_size < batch_size:
             per = f" per process ({world_size} processes)" if world_size > 1 else ""
-            raise DataError(f"the dataset has {size} samples, fewer than one batch of {batch_size}{per}",
-                            hint="lower train.batch_size or add data")
+            what, hint = f"{batch_size}", "lower train.batch_size or add data"
+            if per_step and per_step[0] > 1:  # several real batches per step, e.g. n_critic
+                k, option = per_step
+                what = f"batch_size {batch_size // k} × {option} {k} = {batch_size} per step"
+                hint = f"lower train.batch_size or {option}, or add data"
+            raise DataError(f"the dataset has {size} samples, fewer than one batch of {what}{per}", hint=hint)
         self.batch_size = batch_size
         self.batches_per_epoch = (size // world_size) // batch_size
         self.sampler = EpochSampler(size, seed, rank=rank, world_size=world_size)

@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
+from .flow import describe_flow
 from .resolve import Resolved
 
 
@@ -49,6 +50,9 @@ def dry_run(resolved: Resolved) -> str:
         out.append(f"  loss {slot}: {spec.name} (weight {spec.params.get('weight', 1.0):g})")
     sizes = f"train {len(train)}" + (f", test {len(test)}" if test is not None else ", no test split")
     out.append(f"data: {resolved.data.name} ({sizes} samples)")
+    flow = describe_flow(model, train)
+    if flow:
+        out.append(f"  {flow}")
     skipped = getattr(train, "skipped", None)
     if skipped:
         out.append(f"  {len(skipped)} unreadable image(s) will be skipped")

@@ -23,21 +23,25 @@ from . import __version__, checkpoint
 from . import distributed as dist
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
 from .data import Batches, fixed_batch
-from .device import (autocast, autocast_dtype, configure, describe, preserved_rng, seed_everything, select_device,
-                     to_device, use_channels_last)
+from .device import (autocast, autocast_dtype, configure, describe, precision_name, preserved_rng, seed_everything,
+                     select_device, to_device, use_channels_last)
 from .ema import EMA
 from .errors import GanzooError, NonFiniteLoss
 from .evaluate import evaluate, results_table
 from .fidelity import is_distribution_metric
+from .flow import column_titles, describe_flow
+from .hints import speed_hints
 from .images import describe_skipped
 from .optim import OptimizerSet, Scheduler, make_optimizer
 from .quality import QualityMonitor
 from .recipe import dump
 from .registry import Registry
+from .progress import ProgressLines, interactive
 from .report import MetricsLog, MetricsWindow, as_float, plot_losses, save_samples, tensorboard_writer
 from .resolve import Resolved
 from .resume import check_resumable, data_position
-from .rundir import RunDir, manifest, new_run_dir, write_json
+from .rundir import (RunDir, dirs_to_create, discard_if_empty, manifest, new_run_dir, read_json, set_status,
+                     with_history, write_json)
 
 Log = Callable[[str], None]
 
@@ -47,7 +51,7 @@ class Interrupted(GanzooError):
 
     def __init__(self, step: int, run_dir: RunDir):
         super().__init__(f"interrupted at step {step}; checkpoint written to {run_dir.last}",
-                         hint=f"resume with: ganzoo run RECIPE --resume {run_dir.root}")
+                         hint=f"resume with: {run_dir.resume_command()}")
         self.step, self.run_dir = step, run_dir
 
 
@@ -136,7 +140,8 @@ class Trainer:
 
         per_step = cfg.batch_size * self.model.batches_per_step
         self.batches = Batches(self.train_data, per_step, seed=cfg.seed, device=self.device, workers=cfg.workers,
-                               rank=env.rank, world_size=env.world_size)
+                               rank=env.rank, world_size=env.world_size,
+                               per_step=(self.model.batches_per_step, self.model.batches_per_step_option))
         self.total = _total_steps(resolved, self.batches)
         self.scheduler = Scheduler(self.optimizers, cfg.lr_schedule, self.total)
         sample_source = self.test_data if self.test_data is not None else self.train_data
@@ -151,6 +156,7 @@ class Trainer:
         if resume_from is not None and out is None:
             out = resume_from.parent.parent if resume_from.parent.name == "checkpoints" else resume_from.parent
         self.run = RunDir(Path(dist.broadcast(str(out or new_run_dir(resolved.recipe.name).root))))
+        self.created = dirs_to_create(self.run.root) if self.main else []
         if self.main:
             self.run.create()
         self.metrics = MetricsLog(self.run.metrics)
@@ -159,7 +165,7 @@ class Trainer:
         self.ddp = dist.Wrapper(self.model, list(self.model.component_slots), self.device,
                                 cfg.sync_batchnorm) if env.enabled else None
         self.tb = None
-        if self.main:
+        if self.main and self.step < self.total:  # a finished run resumed to fewer steps keeps its files
             self._write_run_files()
             self.tb = tensorboard_writer(self.run.root / "tb") if cfg.tensorboard else None
 
@@ -179,14 +185,16 @@ class Trainer:
         info = manifest(device=f"{self.device} {describe(self.device)}", seed=self.cfg.seed, plugins=plugins,
                         world_size=self.env.world_size)
         info |= {
-            "precision": str(self.dtype).replace("torch.", "") if self.dtype else "fp32",
+            "recipe_name": self.resolved.recipe.name,
+            "status": "running",
+            "precision": precision_name(self.dtype),
             "components": self.resolved.provenance(),
             "parameters": self.counts,
             "total_steps": self.total,
             "batch_size_per_process": self.cfg.batch_size,
             "resumed_at": self.step or None,
         }
-        write_json(self.run.manifest, info)
+        write_json(self.run.manifest, with_history(info, read_json(self.run.manifest), self.step))
 
     def _restore(self, state: dict[str, Any], source: Path) -> None:
         notes = check_resumable(state["recipe"], self.resolved.to_dict(), source)
@@ -286,7 +294,8 @@ class Trainer:
             quality = scorer(self.model.generate) if scorer and self.model.supports("generate") else {}
         save_samples(samples, self.run.samples / f"step_{self.step:07d}.png",
                      title=f"{self.resolved.recipe.name}  step {self.step}",
-                     markers=getattr(self.train_data, "modes", None))
+                     markers=getattr(self.train_data, "modes", None),
+                     captions=column_titles(self.model, self.train_data))
         if quality:
             row = {"step": self.step, **{f"quality/{k}": float(v) for k, v in quality.items()}}
             self.metrics.write(row)
@@ -380,21 +389,32 @@ class Trainer:
     # The loop ---------------------------------------------------------------------------------------------
     def describe(self) -> str:
         params = ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in self.counts.items())
-        prec = str(self.dtype).replace("torch.", "") if self.dtype else "fp32"
         procs = f" per process x {self.env.world_size} processes" if self.env.enabled else ""
         lines = [f"{self.resolved.recipe.name}: {self.total} steps, batch {self.cfg.batch_size}{procs} on "
-                 f"{self.device} ({describe(self.device)}), {prec}; {params}", f"run directory: {self.run.root}"]
+                 f"{self.device} ({describe(self.device)}), {precision_name(self.dtype)}; {params}",
+                 f"run directory: {self.run.root}"]
+        flow = describe_flow(self.model, self.train_data)
+        if flow:
+            lines.append(f"data: {flow}")
         skipped = getattr(self.train_data, "skipped", None)
         if skipped:
             lines.append(f"data: {describe_skipped(skipped)}")
+        processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if self.env.enabled else 1
+        lines += [f"hint: {h}" for h in speed_hints(self.device, self.cfg.precision, processes)]
         return "\n".join(lines)
 
     def fit(self) -> RunResult:
+        if self.step >= self.total:
+            self.log(f"already at step {self.step} ≥ {self.total}: nothing to train "
+                     f"(raise train.steps or train.epochs to train on)")
+            return RunResult(self.run, self.step)
         self.log(self.describe())
         for warning in self.model.warnings():
             self.log(f"warning: {warning}")
         cfg = self.cfg
-        bar = tqdm(total=self.total, initial=self.step, unit="step", dynamic_ncols=True, disable=not self.progress,
+        bar_on = self.progress and interactive()  # else one log line per log_every steps (nohup, CI, --no-progress)
+        lines = None if bar_on else ProgressLines(self.total, self.step)
+        bar = tqdm(total=self.total, initial=self.step, unit="step", dynamic_ncols=True, disable=not bar_on,
                    desc=self.resolved.recipe.name)
         try:
             with _signals_caught() as caught:
@@ -413,6 +433,8 @@ class Trainer:
                         self._flush_window()
                         bar.set_postfix({k: f"{v:.3g}" for k, v in self.last_row.items()
                                          if "/" in k and not k.startswith("lr/")}, refresh=False)
+                        if lines:
+                            self.log(lines.line(self.step, self.last_row))
                     if self.step % cfg.sample_every == 0 or last:
                         self.write_samples()
                     if self.quality is not None and self.quality.due(self.step, last):
@@ -421,15 +443,20 @@ class Trainer:
                         self.save_checkpoint()
                     if stop:
                         raise Interrupted(self.step, self.run)
+        except Interrupted:  # not a failure: the checkpoint is written and the error says how to resume
+            self._ended(f"interrupted at step {self.step}")
+            raise
         except NonFiniteLoss as exc:  # raised on every rank at the same step
             self._keep_history(collective=True)
             exc.hint = f"{exc.hint}; {self._last_checkpoint_note()}"
+            self._ended(f"failed in step {self.step + 1}: {exc}", failed=True)
             raise
-        except Exception:
+        except Exception as exc:
             # A bug or an I/O error mid-step: the weights may be half-updated, so no checkpoint is written now;
             # the metrics and curves so far are kept and the last periodic checkpoint stays the resume point.
             self._keep_history(collective=False)
             self.log(f"training failed at step {self.step}; {self._last_checkpoint_note()}")
+            self._ended(f"failed in step {self.step + 1}: {exc}", failed=True)
             raise
         finally:
             bar.close()
@@ -439,7 +466,21 @@ class Trainer:
         if results:
             self.log(results_table(results))
         self.log(f"done: {self.run.root}")
+        self._ended("done")
         return RunResult(self.run, self.step, results)
+
+    def _ended(self, status: str, failed: bool = False) -> None:
+        """Record how the run ended in the manifest (``done``, ``interrupted at step N``, ``failed in step N: ...``);
+        a failed run that left nothing takes its directory away."""
+        if not self.main:
+            return
+        try:
+            if failed and discard_if_empty(self.run, self.created):
+                self.log(f"removed {self.run.root}: the run failed before writing a checkpoint or a sample")
+            else:
+                set_status(self.run, status.splitlines()[0][:300])
+        except OSError as exc:  # never mask the original error
+            self.log(f"(could not record the run's status: {exc})")
 
     def _one_step(self) -> tuple[str, float] | None:
         """One training step; returns a non-finite scalar ``(name, value)`` when ``on_nan: stop``, else None."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import inspect
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import PluginError
 from .hookspecs import KINDS
@@ -57,6 +57,15 @@ def as_json(entry: Entry) -> dict[str, Any]:
 
 def select(registry: Registry, kind: str | None, pattern: str | None) -> list[Entry]:
     return [e for e in registry.entries(kind) if _matches(e, pattern)]
+
+
+def nothing_matches(registry: Registry, kind: str | None, pattern: str) -> NoReturn:
+    """The error for ``ganzoo list KIND PATTERN`` that matches nothing: a misspelt name gets a did-you-mean."""
+    if kind and not any(c in pattern for c in "*?["):
+        registry.get(kind, pattern)  # raises "unknown generator 'unet_512' (did you mean 'unet_256'?)"
+    what = plural(kind) if kind else "components"
+    command = f"ganzoo list {kind}" if kind else "ganzoo list"
+    raise PluginError(f"no {what} match {pattern!r}", hint=f"`{command}` shows them all")
 
 
 def format_list(registry: Registry, entries: list[Entry]) -> str:

@@ -43,7 +43,8 @@ class GANModel(nn.Module):
     model to its device, wraps ``train_step`` in autocast, and never looks inside.
 
     Optional capabilities, used by the CLI when present: ``translate`` (with ``directions``),
-    ``generate``, ``evaluation_pairs``, ``generated_images`` (with ``fidelity_sets``: FID/KID), and ``warnings``.
+    ``generate``, ``evaluation_pairs``, ``generated_images`` (with ``fidelity_sets``: FID/KID), ``warnings``
+    and ``batch_roles``.
     """
 
     component_slots: ClassVar[Mapping[str, str]] = {}
@@ -54,6 +55,8 @@ class GANModel(nn.Module):
     directions: ClassVar[tuple[str, ...]] = ()
     #: real batches consumed per ``train_step``; the engine concatenates them along dim 0 (e.g. n_critic).
     batches_per_step: int = 1
+    #: the recipe option that sets ``batches_per_step``, named in errors (e.g. ``model.n_critic``).
+    batches_per_step_option: str = "batches per step"
 
     def train_step(self, batch: Batch, optimizers: Optimizers, step: int) -> Mapping[str, Tensor | float]:
         """One training step: compute losses, call ``optimizers.step(group, loss)``; return named scalars."""
@@ -90,6 +93,11 @@ class GANModel(nn.Module):
     def warnings(self) -> list[str]:
         """Configuration warnings shown by ``--dry-run`` and the run log (e.g. batch norm with a penalty)."""
         return []
+
+    def batch_roles(self) -> dict[str, str]:
+        """Which batch key plays which role, e.g. ``{"input": "B", "target": "A"}``: the run header and the dry
+        run print it (with the dataset's ``key_descriptions``), and sample columns named after a role say it."""
+        return {}
 
     # Helpers for subclasses and the engine ------------------------------------------------------------------
     @classmethod

@@ -13,6 +13,8 @@ from torch import Tensor
 
 #: metrics.jsonl fields written by the engine rather than the model (not plotted as losses).
 ENGINE_FIELDS = ("step", "epoch", "time", "samples_per_s", "skipped")
+#: loss series with at most this many points are drawn with markers (one point draws no line at all)
+SHORT_SERIES = 20
 
 
 def _pyplot():
@@ -70,7 +72,9 @@ def plot_losses(rows: Iterable[dict[str, Any]], path: Path, title: str = "") -> 
     for ax, panel in zip(axes[:, 0], panels):
         for key, points in sorted(series[panel].items()):
             steps, values = zip(*points)
-            ax.plot(steps, values, label=key, linewidth=1.2)
+            # a line needs two points: short series (a few logged steps) get markers too
+            marker = {"marker": "o", "markersize": 3} if len(points) <= SHORT_SERIES else {}
+            ax.plot(steps, values, label=key, linewidth=1.2, **marker)
         ax.set_ylabel(panel)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
@@ -92,13 +96,18 @@ def _to_image(t: Tensor):
     return t.permute(1, 2, 0).numpy()
 
 
-def save_samples(samples: dict[str, Tensor], path: Path, title: str = "", markers: Tensor | None = None) -> None:
-    """A picture of named samples: an image grid (rows = examples, columns = names) or a 2-D scatter."""
+def save_samples(samples: dict[str, Tensor], path: Path, title: str = "", markers: Tensor | None = None,
+                 captions: dict[str, tuple[str, ...]] | None = None) -> None:
+    """A picture of named samples: an image grid (rows = examples, columns = names) or a 2-D scatter.
+
+    ``captions`` gives columns longer titles (``input: right half (B)``), longest first: the first that fits
+    the column's width is used, else the name.
+    """
     first = next(iter(samples.values()))
     if first.dim() == 2:
         _save_scatter(samples, path, title, markers)
     else:
-        _save_image_grid(samples, path, title)
+        _save_image_grid(samples, path, title, captions or {})
 
 
 def _save_scatter(samples: dict[str, Tensor], path: Path, title: str, markers: Tensor | None) -> None:
@@ -119,7 +128,12 @@ def _save_scatter(samples: dict[str, Tensor], path: Path, title: str, markers: T
     plt.close(fig)
 
 
-def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str) -> None:
+def _column_title(name: str, captions: tuple[str, ...], chars: int) -> str:
+    return next((c for c in captions if len(c) <= chars), name[:chars])
+
+
+def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str,
+                     captions: dict[str, tuple[str, ...]]) -> None:
     """Rows = examples, columns = names, a header line with the names; tiny images are enlarged (nearest)."""
     from PIL import Image, ImageDraw
 
@@ -134,7 +148,7 @@ def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str) -> None
         draw.text((pad, 2), title, fill="black")
     for c, name in enumerate(names):
         x = pad + c * (cell_w + pad)
-        draw.text((x, header - 13), name[: max(4, cell_w // 6)], fill="black")
+        draw.text((x, header - 13), _column_title(name, captions.get(name, ()), max(4, cell_w // 6)), fill="black")
         for r in range(rows):
             arr = (_to_image(samples[name][r]) * 255).round().astype("uint8")
             img = Image.fromarray(arr).convert("RGB")

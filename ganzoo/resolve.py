@@ -87,6 +87,16 @@ class _Checker:
     def __init__(self, recipe: Recipe, registry: Registry):
         self.recipe = recipe
         self.registry = registry
+        # parameter name -> dotted paths where it is valid, for "did you mean data.flip?" across sections
+        self.elsewhere: dict[str, list[str]] = {f.name: [f"train.{f.name}"] for f in fields(TrainConfig)}
+
+    def _valid_at(self, path: str, params: Iterable[Param]) -> None:
+        for p in params:
+            self.elsewhere.setdefault(p.name, []).append(f"{path}.{p.name}")
+
+    def _other_sections(self, path: str, key: str) -> str:
+        places = [p for p in self.elsewhere.get(key, []) if not p.startswith(path + ".")]
+        return f" (did you mean {' or '.join(places[:3])}?)" if places else ""
 
     def error(self, path: str, message: str, hint: str | None = None):
         return self.recipe.error(path, message, hint)
@@ -103,9 +113,10 @@ class _Checker:
         for key in given:
             if key not in known:
                 accepted = ", ".join(known) or "none"
+                guess = did_you_mean(key, known) or self._other_sections(path, key)
                 raise self.error(
                     f"{path}.{key}",
-                    f"unknown parameter {key!r} for {what}{did_you_mean(key, known)}",
+                    f"unknown parameter {key!r} for {what}{guess}",
                     hint=f"accepted parameters: {accepted}",
                 )
         out = {}
@@ -133,6 +144,7 @@ class _Checker:
             raise self.error(f"{path}.name", exc.message, exc.hint) from None
         given = {k: v for k, v in spec.items() if k != "name"}
         params = self.params(path, given, entry.params, f"{kind} {entry.name!r}")
+        self._valid_at(path, entry.params)
         return Spec(spec["name"], entry.factory, params, entry)
 
     def slots(self, section: str, declared: dict[str, Any], what: str) -> dict[str, Any]:
@@ -249,6 +261,24 @@ def _check_quality(check: _Checker, train: TrainConfig) -> None:
                               hint="outputs of those metrics: " + ", ".join(sorted(ranked)))
 
 
+def _inside_overrides(recipe: Recipe) -> set[str]:
+    """Dotted paths inside values that ``--set`` gave as a mapping (``data='{name: x, root: y}'``)."""
+    found: set[str] = set()
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                found.add(f"{path}.{key}")
+                walk(value, f"{path}.{key}")
+
+    for path in recipe.overridden:
+        node: Any = recipe.data
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        walk(node, path)
+    return found
+
+
 def resolve(recipe: Recipe, registry: Registry) -> Resolved:
     """Validate ``recipe`` against ``registry``: names, parameters, types, slots, groups. No tensors are made."""
     check = _Checker(recipe, registry)
@@ -291,7 +321,9 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
         spec = check.mapping(f"optim.{group}", spec, "an optimizer spec {name: Adam, lr: ...}")
         cls = _optimizer_class(check, f"optim.{group}", spec.get("name"))
         given = {k: v for k, v in spec.items() if k != "name"}
-        params = check.params(f"optim.{group}", given, parameters(cls, exclude={"params"}), f"optimizer {cls.__name__}")
+        accepted = parameters(cls, exclude={"params"})
+        params = check.params(f"optim.{group}", given, accepted, f"optimizer {cls.__name__}")
+        check._valid_at(f"optim.{group}", accepted)
         optim[group] = Spec(cls.__name__, cls, params)
 
     train = _resolve_train(check, list(model_cls.component_slots))
@@ -302,5 +334,5 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
                 raise check.error("train.compile", f"train.compile cannot be combined with losses.{slot} "
                                   f"({spec.name}): torch.compile cannot differentiate the penalty twice",
                                   hint="--set train.compile=false (bf16 precision is the CPU/GPU speed-up here)")
-    explicit = set(recipe.lines) | set(recipe.overridden)
+    explicit = set(recipe.lines) | set(recipe.overridden) | _inside_overrides(recipe)
     return Resolved(recipe, model, components, losses, data, optim, train, explicit)

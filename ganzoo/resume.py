@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError
+from .rundir import RunDir, run_root
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -34,10 +35,11 @@ def check_resumable(saved: dict, current: dict, source: Path) -> list[str]:
     current_optim = {g: s.get("name") for g, s in current.get("optim", {}).items()}
     fatal += differences(saved_optim, current_optim, "optim")
     if fatal:
-        raise CheckpointError(
-            f"{source} was written by a different recipe:\n  " + "\n  ".join(fatal),
-            hint="resume with the recipe that wrote the checkpoint, or start a new run",
-        )
+        root = run_root(source)
+        how = f"resume with the run's own recipe: {RunDir(root).resume_command()}" if root else \
+            "resume with the recipe that wrote the checkpoint"
+        raise CheckpointError(f"{source} was written by a different recipe:\n  " + "\n  ".join(fatal),
+                              hint=f"{how}; or start a new run")
     rest = []
     for section in ("losses", "data", "optim", "train"):
         rest += differences(saved.get(section, {}), current.get(section, {}), section)

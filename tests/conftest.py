@@ -58,6 +58,20 @@ train:
 """
 
 
+def _runs_in_checkout() -> set[Path]:
+    runs = ROOT / "runs"
+    return {p for p in runs.glob("*/*")} if runs.is_dir() else set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_runs_left_in_the_checkout():
+    """Tests write runs under tmp_path (--out, or cwd=tmp_path): one left in the checkout fails the session."""
+    before = _runs_in_checkout()
+    yield
+    left = sorted(str(p.relative_to(ROOT)) for p in _runs_in_checkout() - before)
+    assert not left, f"tests left run directories in the checkout: {', '.join(left)}"
+
+
 @pytest.fixture
 def toy_registry():
     import ganzoo_losses

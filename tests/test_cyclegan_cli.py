@@ -89,7 +89,7 @@ def _png(path: Path, size=(16, 16), colour=(200, 40, 40)) -> Path:
 def test_translate_in_both_directions(cli, trained, tmp_path):
     inputs = tmp_path / "in"
     _png(inputs / "a.png")
-    _png(inputs / "sub" / "b.png", size=(20, 12), colour=(30, 90, 160))  # resized to the training size
+    _png(inputs / "sub" / "b.png", size=(22, 13), colour=(30, 90, 160))  # padded to 24x16 for the ResNet
     outputs = {}
     for direction in ("AtoB", "BtoA"):
         out = tmp_path / direction
@@ -97,7 +97,7 @@ def test_translate_in_both_directions(cli, trained, tmp_path):
                      "--out", out, "--no-progress", "--device", "cpu")
         assert result.exit_code == 0, result.output
         assert f"translated 2 image(s) {direction}" in result.output
-        assert Image.open(out / "sub" / "b.png").size == (16, 16)
+        assert Image.open(out / "sub" / "b.png").size == (22, 13)  # and cropped back
         outputs[direction] = to_tensor(Image.open(out / "a.png"))
     assert not torch.equal(outputs["AtoB"], outputs["BtoA"])  # two different generators
 

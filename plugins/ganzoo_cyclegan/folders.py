@@ -39,6 +39,9 @@ class UnalignedFolder(Dataset):
         strict: bool = False,
     ):
         base = require_dir(Path(root).expanduser(), LAYOUT)
+        if not (base / "trainA").is_dir() and (base / "train").is_dir():
+            raise DataError(f"{base} has train/ but no trainA/: this looks like aligned_folder's layout (A|B "
+                            f"pairs side by side, for recipes/pix2pix.yaml)", hint=f"expected layout: {LAYOUT}")
         if split != "train" and not (base / f"{split}A").is_dir() and not (base / f"{split}B").is_dir():
             raise SplitNotFound(f"{base} has no {split}A/ or {split}B/", hint=f"expected layout: {LAYOUT}")
         self.skipped: list[tuple[Path, str]] = []

@@ -85,6 +85,7 @@ class ResnetGenerator(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.in_channels, self.out_channels = in_channels, out_channels
+        self.size_multiple = 4  # image sides it takes (`ganzoo translate` pads other sizes to it)
         self.model = nn.Sequential(
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, bias=uses_bias(norm)),

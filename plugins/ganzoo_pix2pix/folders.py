@@ -18,11 +18,25 @@ PAIRED_LAYOUT = "ROOT/A/<split>/ and ROOT/B/<split>/ (split: train, val, test) w
                 "e.g. ROOT/A/train/1.jpg and ROOT/B/train/1.png"
 
 
-def _split_dir(path: Path, split: str, layout: str) -> Path:
+def _split_dir(path: Path, split: str, layout: str, root: Path | None = None) -> Path:
     """``path`` if it is a folder; SplitNotFound (optional for test/val, an error for train) otherwise."""
     if not path.is_dir():
-        raise SplitNotFound(f"no {split} split: {path} does not exist", hint=f"expected layout: {layout}")
+        guess = _other_layout(root, layout) if root is not None else None
+        raise SplitNotFound(f"no {split} split: {path} does not exist" + (f"; {guess}" if guess else ""),
+                            hint=f"expected layout: {layout}")
     return path
+
+
+def _other_layout(root: Path, layout: str) -> str | None:
+    """What ``root`` looks like when it does not have this dataset's layout (a common mix-up), else None."""
+    if any((root / f"{s}A").is_dir() for s in ("train", "test")):
+        return (f"{root} holds trainA/ trainB/: this looks like unaligned_folder's layout (unpaired domains, "
+                f"for recipes/cyclegan.yaml)")
+    if layout == ALIGNED_LAYOUT and (root / "A").is_dir() and (root / "B").is_dir():
+        return f"{root} holds A/ and B/: this looks like paired_folders' layout (data.name: paired_folders)"
+    if layout == PAIRED_LAYOUT and (root / "train").is_dir():
+        return f"{root} holds train/: this looks like aligned_folder's layout (data.name: aligned_folder)"
+    return None
 
 
 def _images(folder: Path, layout: str) -> list[Path]:
@@ -102,7 +116,8 @@ class AlignedFolder(_PairedImages):
         strict: bool = False,
     ):
         super().__init__(split, load_size, crop_size, preprocess, flip, grayscale, strict)
-        folder = _split_dir(require_dir(Path(root), ALIGNED_LAYOUT) / split, split, ALIGNED_LAYOUT)
+        base = require_dir(Path(root), ALIGNED_LAYOUT)
+        folder = _split_dir(base / split, split, ALIGNED_LAYOUT, base)
         good, self.skipped = screen(_images(folder, ALIGNED_LAYOUT), strict)
         if not good:
             raise DataError(f"no readable images in {folder}: {describe_skipped(self.skipped)}")
@@ -113,6 +128,7 @@ class AlignedFolder(_PairedImages):
                             f"side by side: {examples}{', ...' if len(odd) > 3 else ''}",
                             hint=f"expected layout: {ALIGNED_LAYOUT}; for separate A and B files use paired_folders")
         self.items = [(p,) for p in good]
+        self.key_descriptions = {"A": "left half", "B": "right half"}
 
     def pair(self, images: list[Image.Image]) -> tuple[Image.Image, Image.Image]:
         (image,) = images
@@ -147,6 +163,8 @@ class PairedFolders(_PairedImages):
         super().__init__(split, load_size, crop_size, preprocess, flip, grayscale, strict)
         base = require_dir(Path(root), PAIRED_LAYOUT)
         for side in ("A", "B"):
+            if not (base / side).is_dir() and (guess := _other_layout(base, PAIRED_LAYOUT)):
+                raise DataError(f"{base / side} does not exist; {guess}", hint=f"expected layout: {PAIRED_LAYOUT}")
             require_dir(base / side, PAIRED_LAYOUT)
         sides = {s: _by_name(_images(_split_dir(base / s / split, split, PAIRED_LAYOUT), PAIRED_LAYOUT),
                              base / s / split) for s in ("A", "B")}
@@ -164,6 +182,7 @@ class PairedFolders(_PairedImages):
         self.skipped = bad_a + bad_b
         if not self.items:
             raise DataError(f"no readable pairs under {base}: {describe_skipped(self.skipped)}")
+        self.key_descriptions = {"A": f"{base / 'A'}/", "B": f"{base / 'B'}/"}
 
     def pair(self, images: list[Image.Image]) -> tuple[Image.Image, Image.Image]:
         a, b = images

@@ -43,6 +43,10 @@ class Pix2Pix(GANModel):
         """(source, target) of a batch for this model's direction."""
         return (batch["A"], batch["B"]) if self.direction == "AtoB" else (batch["B"], batch["A"])
 
+    def batch_roles(self) -> dict[str, str]:
+        source, target = ("A", "B") if self.direction == "AtoB" else ("B", "A")
+        return {"input": source, "target": target}
+
     def _judge(self, source: Tensor, image: Tensor) -> Tensor:
         return self.discriminator(torch.cat([source, image], 1))
 

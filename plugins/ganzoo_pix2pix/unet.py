@@ -76,6 +76,7 @@ class UNet(nn.Module):
         if min(in_channels, out_channels, ngf) < 1:
             raise ValueError("in_channels, out_channels and ngf must be >= 1")
         self.num_downs = num_downs
+        self.size_multiple = 2**num_downs  # image sides it takes (`ganzoo translate` pads other sizes to it)
         widths = [ngf * min(2**i, 8) for i in range(num_downs)]  # encoder output channels, outermost first
         block: nn.Module | None = None
         for depth in range(num_downs - 1, 0, -1):  # innermost first

@@ -69,6 +69,7 @@ class WGANGP(UnconditionalGAN):
         self.adversarial, self.penalty = adversarial, penalty
         self.n_critic = n_critic
         self.batches_per_step = n_critic  # the engine delivers n_critic real batches concatenated
+        self.batches_per_step_option = "model.n_critic"
         self._mixes_samples = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
 
     def train_step(self, batch, optimizers, step):
