@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from . import __version__, checkpoint
+from . import __version__, checkpoint, ownership
 from . import distributed as dist
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
 from .data import Batches, fixed_batch
@@ -77,6 +77,10 @@ def _signals_caught() -> Iterator[dict[str, int]]:
             signal.signal(s, h)
 
 
+def _run_root(checkpoint_file: Path) -> Path:
+    return checkpoint_file.parent.parent if checkpoint_file.parent.name == "checkpoints" else checkpoint_file.parent
+
+
 def _total_steps(resolved: Resolved, batches: Batches) -> int:
     train = resolved.train
     if train.steps is not None:
@@ -98,6 +102,7 @@ class Trainer:
         *,
         out: Path | None = None,
         resume: Path | None = None,
+        overwrite: bool = False,
         progress: bool = True,
         log: Log | None = None,
         env: dist.DistEnv = dist.DistEnv(),
@@ -145,8 +150,10 @@ class Trainer:
 
         resume_from = checkpoint.find(resume) if resume else None
         if resume_from is not None and out is None:
-            out = resume_from.parent.parent if resume_from.parent.name == "checkpoints" else resume_from.parent
+            out = _run_root(resume_from)
         self.run = RunDir(Path(dist.broadcast(str(out or new_run_dir(resolved.recipe.name).root))))
+        resuming = resume_from is not None and _run_root(resume_from).resolve() == self.run.root.resolve()
+        self.owner = ownership.claim(self.run.root, resuming=resuming, overwrite=overwrite, main=self.main)
         if self.main:
             self.run.create()
         self.metrics = MetricsLog(self.run.metrics)
@@ -355,6 +362,13 @@ class Trainer:
         return "\n".join(lines)
 
     def fit(self) -> RunResult:
+        try:
+            return self._fit()
+        finally:
+            if self.owner is not None:
+                self.owner.release()  # the run directory is free for --resume
+
+    def _fit(self) -> RunResult:
         self.log(self.describe())
         for warning in self.model.warnings():
             self.log(f"warning: {warning}")

@@ -1,0 +1,154 @@
+"""ganzoo's fault suite: each case is a way a run could lose data or go silently wrong, and what ganzoo does instead.
+
+Every class of fault has at least one case in the default suite; the slower ones (real torchrun) are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganzoo.engine import Trainer
+from ganzoo.errors import TrainingError
+from ganzoo.recipe import load_recipe
+from ganzoo.resolve import resolve
+
+from conftest import run_ganzoo
+
+
+def make_trainer(registry, recipe_path, out, *overrides, **kwargs):
+    recipe = load_recipe(recipe_path, overrides)
+    return Trainer(resolve(recipe, registry), registry, out=out, progress=False, log=lambda m: None, **kwargs)
+
+
+def rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def wait_for(predicate, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and not predicate():
+        time.sleep(0.1)
+    assert predicate(), "timed out"
+
+
+def long_run(recipe: Path, run: Path, *extra: str) -> subprocess.Popen:
+    """A run that goes on until interrupted, in its own process group (as a terminal would start it)."""
+    args = [sys.executable, "-m", "ganzoo", "run", str(recipe), "--out", str(run), "--no-progress",
+            "--set", "train.steps=100000", "--set", "train.log_every=1", "--set", "train.sample_every=100000",
+            "--set", "train.eval_at_end=false", *extra]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def started(run: Path) -> bool:
+    return (run / "metrics.jsonl").exists() and (run / "metrics.jsonl").stat().st_size > 0
+
+
+# 1. A new run into a directory that holds a run --------------------------------------------------------------
+def test_existing_run_directory_is_refused_and_left_intact(toy_registry, toy_recipe, tmp_path, cli, toy_installed):
+    run = tmp_path / "run"
+    make_trainer(toy_registry, toy_recipe, run).fit()
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(TrainingError, match="already holds a run"):
+        make_trainer(toy_registry, toy_recipe, run, "train.steps=2")
+    result = cli("run", toy_recipe, "--out", run, "--no-progress", "--set", "train.steps=2")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == f"Error: {run} already holds a run"
+    assert f"--resume {run}" in result.output and "--overwrite" in result.output
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_overwrite_starts_clean(toy_registry, toy_recipe, tmp_path, cli, toy_installed):
+    run = tmp_path / "run"
+    make_trainer(toy_registry, toy_recipe, run).fit()  # 8 steps: checkpoints 4 and 8, rows 2..8
+    (run / "notes.txt").write_text("mine")
+    result = cli("run", toy_recipe, "--out", run, "--overwrite", "--no-progress", "--set", "train.steps=2",
+                 "--set", "train.eval_at_end=false")
+    assert result.exit_code == 0, result.output
+    assert [r["step"] for r in rows(run)] == [2]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt", "step_0000002.pt"]
+    assert not (run / "eval.json").exists() and sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step_0000002.png"]
+    assert (run / "notes.txt").read_text() == "mine"  # not a run file: left alone
+    assert load_recipe(run / "recipe.yaml").data["train"]["steps"] == 2
+    resumed = cli("run", toy_recipe, "--resume", run, "--overwrite", "--no-progress")
+    assert resumed.exit_code == 1 and "--overwrite would delete the run that --resume continues" in resumed.output
+
+
+def test_an_empty_or_unrelated_directory_is_a_fine_out(toy_registry, toy_recipe, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "readme.txt").write_text("x")
+    make_trainer(toy_registry, toy_recipe, tmp_path / "run", "train.steps=1").fit()
+    assert (tmp_path / "run/checkpoints/last.pt").exists()
+
+
+# 2. Two runs in one directory at the same time ---------------------------------------------------------------
+def test_second_concurrent_run_is_refused_naming_the_owner(toy_installed, toy_recipe, tmp_path, cli):
+    run = tmp_path / "run"
+    first = long_run(toy_recipe, run)
+    try:
+        wait_for(lambda: started(run))
+        owner = json.loads((run / ".ganzoo.lock").read_text())
+        assert owner["pid"] == first.pid
+        second = run_ganzoo("run", toy_recipe, "--out", run, "--no-progress", "--set", "train.steps=2")
+        assert second.returncode == 1
+        error = [line for line in second.stderr.splitlines() if line.startswith("Error:")]
+        assert error == [f"Error: {run} is in use by another run (pid {first.pid} on {socket.gethostname()} "
+                         f"since {owner['started']})"], second.stderr
+        assert f"Hint: that run: ganzoo run {toy_recipe} --out {run} --no-progress" in second.stderr
+        for extra in (["--resume", run], ["--overwrite"]):  # neither may take a directory in use
+            result = cli("run", toy_recipe, "--out", run, "--no-progress", "--set", "train.steps=2", *extra)
+            assert result.exit_code == 1 and "is in use by another run" in result.output.splitlines()[0]
+    finally:
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 130, err
+    assert not (run / ".ganzoo.lock").exists()  # released on exit
+    steps = [r["step"] for r in rows(run)]
+    assert steps == sorted(set(steps))  # one run's rows only
+
+
+def _lock(run: Path, **fields) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    (run / ".ganzoo.lock").write_text(json.dumps({"host": socket.gethostname(), "started": "then",
+                                                  "command": "ganzoo run x.yaml", **fields}))
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(toy_registry, toy_recipe, tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _lock(tmp_path / "run", pid=gone.pid)
+    trainer = make_trainer(toy_registry, toy_recipe, tmp_path / "run", "train.steps=1")
+    assert trainer.owner.took_over["pid"] == gone.pid
+    assert json.loads((tmp_path / "run/.ganzoo.lock").read_text())["pid"] == os.getpid()
+    trainer.fit()
+    assert not (tmp_path / "run/.ganzoo.lock").exists()
+
+
+def test_lock_of_a_live_process_or_another_host_is_respected(toy_registry, toy_recipe, tmp_path):
+    from ganzoo.ownership import _process_start
+
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        _lock(tmp_path / "a", pid=live.pid, proc_start=_process_start(live.pid))
+        with pytest.raises(TrainingError, match=rf"in use by another run \(pid {live.pid} on "):
+            make_trainer(toy_registry, toy_recipe, tmp_path / "a", "train.steps=1")
+        # the same pid, but a process started at another time: the pid was reused, the lock is stale
+        _lock(tmp_path / "b", pid=live.pid, proc_start="1")
+        make_trainer(toy_registry, toy_recipe, tmp_path / "b", "train.steps=1").fit()
+    finally:
+        live.kill()
+        live.wait()
+    _lock(tmp_path / "c", pid=1, host="elsewhere.example")
+    with pytest.raises(TrainingError, match="pid 1 on elsewhere.example") as err:
+        make_trainer(toy_registry, toy_recipe, tmp_path / "c", "train.steps=1")
+    assert "delete" in err.value.hint and ".ganzoo.lock" in err.value.hint
