@@ -56,18 +56,28 @@ class RunResult:
     evaluation: dict[str, dict[str, float]] | None = None
 
 
+#: signals this close to the first are the same request: a terminal's Ctrl-C reaches every rank of a torchrun
+#: job, and torchrun's agent forwards its own copy a moment later
+SIGNAL_BURST_S = 2.0
+
+
 @contextlib.contextmanager
-def _signals_caught() -> Iterator[dict[str, int]]:
-    """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step; a second one aborts."""
-    caught: dict[str, int] = {}
+def _signals_caught(burst: float = SIGNAL_BURST_S) -> Iterator[dict[str, float]]:
+    """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step; a later one aborts.
+
+    Signals within ``burst`` seconds of the first count as that one request (see ``SIGNAL_BURST_S``).
+    """
+    caught: dict[str, float] = {}
     if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
         yield caught
         return
 
     def handler(signum, frame):
-        if "signum" in caught:
+        now = time.monotonic()
+        if "signum" not in caught:
+            caught["signum"], caught["at"] = signum, now
+        elif now - caught["at"] > burst:
             raise KeyboardInterrupt
-        caught["signum"] = signum
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -152,3 +152,73 @@ def test_lock_of_a_live_process_or_another_host_is_respected(toy_registry, toy_r
     with pytest.raises(TrainingError, match="pid 1 on elsewhere.example") as err:
         make_trainer(toy_registry, toy_recipe, tmp_path / "c", "train.steps=1")
     assert "delete" in err.value.hint and ".ganzoo.lock" in err.value.hint
+
+
+# 4. Ctrl-C under torchrun: a burst of signals is one request --------------------------------------------------
+def test_a_burst_of_signals_is_one_request_and_a_later_one_aborts():
+    from ganzoo.engine import _signals_caught
+
+    with _signals_caught(burst=0.5) as caught:
+        signal.raise_signal(signal.SIGINT)  # the terminal's Ctrl-C
+        signal.raise_signal(signal.SIGINT)  # torchrun's agent forwarding it
+        signal.raise_signal(signal.SIGTERM)
+        assert caught["signum"] == signal.SIGINT
+        time.sleep(0.6)
+        with pytest.raises(KeyboardInterrupt):  # a deliberate second Ctrl-C after the burst
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def torchrun_popen(*args: str, env: dict) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ganzoo",
+           *map(str, args)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "GANZOO_DIST_TIMEOUT": "60", "OMP_NUM_THREADS": "1", **env})
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_under_torchrun_writes_a_checkpoint_that_resumes(tmp_path):
+    from conftest import TESTS, TOY_RECIPE
+    from ganzoo.testing import fake_distribution
+
+    site = fake_distribution(tmp_path / "site", "ganzoo-toy", {"toy": "toy_plugin"})
+    env = {"PYTHONPATH": os.pathsep.join([str(site), str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    recipe, run = tmp_path / "toy.yaml", tmp_path / "run"
+    recipe.write_text(TOY_RECIPE)
+    common = ["--no-progress", "--set", "train.workers=1", "--set", "train.eval_at_end=false",
+              "--set", "train.sample_every=100000", "--set", "train.log_every=1"]
+    job = torchrun_popen("run", recipe, "--out", run, "--set", "train.steps=100000", *common, env=env)
+    try:
+        wait_for(lambda: started(run), timeout=120)
+        ranks = children(job.pid)
+        assert len(ranks) == 2
+    finally:
+        # Ctrl-C where every process of the job is in the terminal's process group (srun, mpirun, an older
+        # torchrun, `pkill -INT`): the agent and each rank (with its DataLoader workers) get SIGINT at once,
+        # and the agent forwards another copy to each rank.
+        for pid in [job.pid, *ranks]:
+            os.killpg(pid, signal.SIGINT)
+        _, err = job.communicate(timeout=120)
+    assert err.count("Error: interrupted at step") == 2, err[-3000:]  # both ranks, no "Error: aborted"
+    assert "Error: aborted" not in err
+    state = torch.load(run / "checkpoints/last.pt", weights_only=True)
+    assert state["step"] > 0 and len(state["rng_ranks"]) == 2
+    assert f"checkpoint written to {run}/checkpoints/last.pt" in err
+    job = torchrun_popen("run", recipe, "--resume", run, "--set", f"train.steps={state['step'] + 2}", *common,
+                         env=env)
+    _, err = job.communicate(timeout=180)
+    assert job.returncode == 0, err[-3000:]
+    assert f"resumed from {run}/checkpoints/last.pt at step {state['step']}" in err
+    assert torch.load(run / "checkpoints/last.pt", weights_only=True)["step"] == state["step"] + 2
