@@ -42,5 +42,6 @@ class TrainConfig:
     sample_count: int = 8  # images in the fixed sample batch
     eval_at_end: bool = True  # run `ganzoo eval` on the test split when the dataset has one
     on_nan: Literal["stop", "skip"] = "stop"
+    max_skips: int = 50  # on_nan: skip fails the run when more updates than this were skipped
     tensorboard: bool = True  # also log to TensorBoard when it is installed
     sync_batchnorm: bool = False  # distributed runs: convert batch norms to SyncBatchNorm

@@ -19,14 +19,14 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from . import __version__, checkpoint, ownership
+from . import __version__, checkpoint, finite, ownership
 from . import distributed as dist
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
 from .data import Batches, fixed_batch
 from .device import (autocast, autocast_dtype, configure, describe, preserved_rng, seed_everything, select_device,
                      to_device, use_channels_last)
 from .ema import EMA
-from .errors import GanzooError, NonFiniteLoss
+from .errors import GanzooError, NonFinite, NonFiniteLoss
 from .evaluate import evaluate, results_table
 from .images import describe_skipped
 from .optim import OptimizerSet, Scheduler, make_optimizer
@@ -142,7 +142,8 @@ class Trainer:
         self.optimizers = {group: make_optimizer(spec, self.model.group_parameters(group), self.device)
                            for group, spec in resolved.optim.items()}
         self.scaler = torch.amp.GradScaler(self.device.type) if self.dtype is torch.float16 else None
-        self.opt = OptimizerSet(self.model, self.optimizers, self.device, scaler=self.scaler, on_nan=cfg.on_nan)
+        self.opt = OptimizerSet(self.model, self.optimizers, self.device, scaler=self.scaler, on_nan=cfg.on_nan,
+                                max_skips=cfg.max_skips)
         self.ema = EMA(self.model, cfg.ema) if cfg.ema else None
 
         per_step = cfg.batch_size * self.model.batches_per_step
@@ -220,6 +221,7 @@ class Trainer:
         self.batches.load_state(data_position(state["data"], saved_world, self.env.world_size))
         self.window.load_state_dict(state["window"])
         self.elapsed = float(state.get("elapsed", 0.0))
+        self.opt.skipped = int(state.get("skipped", 0))
         ranks = state.get("rng_ranks") or [state["rng"]]
         if self.env.rank < len(ranks) and len(ranks) == self.env.world_size:
             checkpoint.set_rng_state(ranks[self.env.rank])
@@ -255,11 +257,14 @@ class Trainer:
             "rng_ranks": rngs if len(rngs) > 1 else None,
             "window": self.window.state_dict(),
             "elapsed": self.elapsed,
+            "skipped": self.opt.skipped,
             "sample_shapes": {k: list(v.shape[1:]) for k, v in self.fixed.items() if torch.is_tensor(v)},
         }
 
     def save_checkpoint(self) -> None:
         """Write ``step_XXXXXXX.pt`` and ``last.pt`` (a hard link to it); every rank's RNG state is gathered."""
+        finite.check_checkpointable(self.step, finite.training_state(
+            self.model, self.optimizers, self.ema.state_dict() if self.ema else None), self.device)
         rngs = dist.gather(checkpoint.rng_state())
         if not self.main:
             return
@@ -408,7 +413,7 @@ class Trainer:
                         self.save_checkpoint()
                     if stop:
                         raise Interrupted(self.step, self.run)
-        except NonFiniteLoss as exc:  # raised on every rank at the same step
+        except NonFinite as exc:  # raised on every rank at the same step
             self._keep_history(collective=True)
             exc.hint = f"{exc.hint}; {self._last_checkpoint_note()}"
             raise

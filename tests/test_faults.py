@@ -222,3 +222,56 @@ def test_ctrl_c_under_torchrun_writes_a_checkpoint_that_resumes(tmp_path):
     assert job.returncode == 0, err[-3000:]
     assert f"resumed from {run}/checkpoints/last.pt at step {state['step']}" in err
     assert torch.load(run / "checkpoints/last.pt", weights_only=True)["step"] == state["step"] + 2
+
+
+# 5. "Good" checkpoints hold finite weights -----------------------------------------------------------------------
+def assert_finite_checkpoint(path: Path) -> dict:
+    state = torch.load(path, weights_only=True)
+    tensors = list(state["model"].values())
+    tensors += [v for opt in state["optimizers"].values() for s in opt["state"].values() for v in s.values()]
+    assert all(torch.isfinite(t).all() for t in tensors if t.is_floating_point())
+    return state
+
+
+def test_nan_weights_after_a_finite_loss_are_never_checkpointed(toy_registry, toy_recipe, tmp_path):
+    from ganzoo.errors import NonFiniteWeights
+
+    trainer = make_trainer(toy_registry, toy_recipe, tmp_path / "run", "model.nan_grad_at=6",
+                           "train.checkpoint_every=2")
+    with pytest.raises(NonFiniteWeights) as err:
+        trainer.fit()
+    assert err.value.step == 6 and "weights are not finite at step 6 (generator.net.0.weight" in err.value.message
+    assert f"last good checkpoint: {tmp_path / 'run/checkpoints/last.pt'}" in err.value.hint
+    assert assert_finite_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 4
+    assert not (tmp_path / "run/checkpoints/step_0000006.pt").exists()
+    assert not list((tmp_path / "run/checkpoints").glob(".*tmp*"))
+
+
+def test_nonfinite_screen_is_exact():
+    from ganzoo.finite import nonfinite
+
+    big = torch.full((4,), 1e30)  # finite, but its 2-norm overflows float32: the screen fires, the check clears it
+    named = [("a", torch.ones(3)), ("big", big), ("nan", torch.tensor([0.0, float("nan")])),
+             ("inf", torch.tensor([float("-inf")], dtype=torch.bfloat16)), ("int", torch.tensor([1])),
+             ("empty", torch.zeros(0))]
+    assert nonfinite(named) == ["nan", "inf"]
+    assert nonfinite(named[:2]) == []
+
+
+# 6. on_nan: skip refuses updates that would make the weights non-finite, and gives up after max_skips ------------
+def test_skip_refuses_an_update_with_nan_gradients(toy_registry, toy_recipe, tmp_path):
+    trainer = make_trainer(toy_registry, toy_recipe, tmp_path / "run", "model.nan_grad_at=3", "train.on_nan=skip")
+    trainer.fit()
+    assert trainer.opt.skipped == 1 and rows(tmp_path / "run")[-1]["skipped"] == 1
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert assert_finite_checkpoint(tmp_path / "run/checkpoints/last.pt")["skipped"] == 1
+
+
+def test_skip_fails_the_run_after_max_skips(toy_registry, toy_recipe, tmp_path, cli, toy_installed):
+    result = cli("run", toy_recipe, "--out", tmp_path / "run", "--no-progress", "--set", "model.nan_from=3",
+                 "--set", "train.on_nan=skip", "--set", "train.max_skips=3", "--set", "train.checkpoint_every=1")
+    assert result.exit_code == 1
+    error = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert error == ["Error: 4 updates skipped for non-finite losses or gradients by step 6, more than "
+                     "train.max_skips=3"]
+    assert assert_finite_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 5
