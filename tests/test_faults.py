@@ -275,3 +275,35 @@ def test_skip_fails_the_run_after_max_skips(toy_registry, toy_recipe, tmp_path, 
     assert error == ["Error: 4 updates skipped for non-finite losses or gradients by step 6, more than "
                      "train.max_skips=3"]
     assert assert_finite_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 5
+
+
+# 8. Hostile recipes: alias bombs, recursive aliases, absurd nesting ---------------------------------------------
+def alias_bomb(levels: int = 6) -> str:  # 10^6 values: a real bomb has 9+ levels
+    lines = ["model: {name: toy_gan}", "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (alias_bomb(), "the recipe expands to more than 100,000 values through YAML aliases (an alias bomb?)"),
+    ("model: &m {name: toy_gan, more: [*m]}\n", "an alias refers to the mapping or list that contains it"),
+    ("model: " + "[" * 100 + "]" * 100 + "\n", "the recipe nests deeper than 64 levels"),
+    ("model: " + "[" * 5000 + "]" * 5000 + "\n", "the recipe nests deeper than 64 levels"),
+    ("base: &b {name: x, y: 1}\n" + "".join(f"m{i}: &m{i} {{<<: [*{'b' if i == 0 else f'm{i - 1}'}], k{i}: 1}}\n"
+                                            for i in range(3)), None),
+])
+def test_hostile_recipe_is_one_line_error(tmp_path, cli, text, message):
+    from ganzoo.errors import RecipeError
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text)
+    if message is None:  # merges and a few aliases stay fine
+        assert load_recipe(path).data["m2"] == {"name": "x", "y": 1, "k0": 1, "k1": 1, "k2": 1}
+        return
+    start = time.perf_counter()
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    assert time.perf_counter() - start < 5
+    assert message in err.value.message and str(err.value).startswith(f"{path}")
+    result = cli("run", path, "--dry-run")
+    assert result.exit_code == 1 and result.output.splitlines()[0].startswith(f"Error: {path}")
