@@ -229,8 +229,8 @@ class Trainer:
             checkpoint.set_rng_state(state["rng"])
         else:  # more processes than wrote the checkpoint: a fresh stream per rank, reproducible from the step
             seed_everything(self.cfg.seed + 1_000_003 * self.env.rank + self.step)
-        if self.main:
-            self.metrics.truncate_after(self.step)
+        if self.main and (note := self.metrics.truncate_after(self.step)):
+            self.log(note)
         self.log(f"resumed from {source} at step {self.step}")
         if saved_world != self.env.world_size:
             self.log(f"  checkpoint written by {saved_world} process(es), resumed on {self.env.world_size}")

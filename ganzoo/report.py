@@ -25,26 +25,50 @@ def _pyplot():
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl``; on resume, rows after the resumed step are dropped."""
+    """Append-only ``metrics.jsonl``; on resume, rows after the resumed step are dropped.
+
+    A line that does not parse (the half-written last row of a run killed mid-append) is dropped, never fatal.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def truncate_after(self, step: int) -> None:
+    def truncate_after(self, step: int) -> str | None:
+        """Keep the rows up to ``step``; returns a note when unreadable lines were dropped."""
         if not self.path.exists():
-            return
-        keep = [line for line in self.read_lines() if json.loads(line).get("step", 0) <= step]
-        self.path.write_text("".join(line + "\n" for line in keep))
+            return None
+        parsed, bad = self._parse()
+        self.path.write_text("".join(line + "\n" for line, row in parsed if row.get("step", 0) <= step))
+        if not bad:
+            return None
+        total = len(parsed) + len(bad)
+        what = ("a half-written last line" if bad == [total] else
+                f"{len(bad)} unreadable line(s) (line {', '.join(map(str, bad[:5]))}{', ...' if len(bad) > 5 else ''})")
+        return f"dropped {what} of {self.path}"
 
     def read_lines(self) -> list[str]:
         return [line for line in self.path.read_text().splitlines() if line.strip()]
+
+    def _parse(self) -> tuple[list[tuple[str, dict[str, Any]]], list[int]]:
+        """(line, row) for every readable row, and the 1-based numbers of the lines that are not."""
+        parsed, bad = [], []
+        for number, line in enumerate(self.read_lines(), 1):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if isinstance(row, dict):
+                parsed.append((line, row))
+            else:
+                bad.append(number)
+        return parsed, bad
 
     def write(self, row: dict[str, Any]) -> None:
         with open(self.path, "a") as f:
             f.write(json.dumps(row, allow_nan=True) + "\n")
 
     def rows(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.read_lines()] if self.path.exists() else []
+        return [row for _, row in self._parse()[0]] if self.path.exists() else []
 
 
 def _panel_of(key: str) -> str:

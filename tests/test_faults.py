@@ -307,3 +307,22 @@ def test_hostile_recipe_is_one_line_error(tmp_path, cli, text, message):
     assert message in err.value.message and str(err.value).startswith(f"{path}")
     result = cli("run", path, "--dry-run")
     assert result.exit_code == 1 and result.output.splitlines()[0].startswith(f"Error: {path}")
+
+
+# 9. A half-written last line of metrics.jsonl ----------------------------------------------------------------------
+def test_torn_last_metrics_line_is_dropped_on_resume(toy_registry, toy_recipe, tmp_path, cli, toy_installed):
+    run = tmp_path / "run"
+    make_trainer(toy_registry, toy_recipe, run, "train.steps=4").fit()
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 6, "D/loss": 0.69')  # killed mid-append
+    result = cli("run", toy_recipe, "--resume", run, "--no-progress", "--set", "train.eval_at_end=false")
+    assert result.exit_code == 0, result.output
+    assert f"dropped a half-written last line of {run / 'metrics.jsonl'}" in result.output
+    assert [r["step"] for r in rows(run)] == [2, 4, 6, 8]
+    from ganzoo.report import MetricsLog
+
+    (run / "metrics.jsonl").write_text('{"step": 2}\nnot json\n[1]\n{"step": 4}\n')
+    log = MetricsLog(run / "metrics.jsonl")
+    assert [r["step"] for r in log.rows()] == [2, 4]
+    assert log.truncate_after(4) == f"dropped 2 unreadable line(s) (line 2, 3) of {run / 'metrics.jsonl'}"
+    assert (run / "metrics.jsonl").read_text() == '{"step": 2}\n{"step": 4}\n'
