@@ -32,7 +32,8 @@ from .images import describe_skipped
 from .optim import OptimizerSet, Scheduler, make_optimizer
 from .recipe import dump
 from .registry import Registry
-from .report import MetricsLog, MetricsWindow, as_float, plot_losses, save_samples, tensorboard_writer
+from .report import (MetricsLog, MetricsWindow, Observation, as_float, plot_losses, save_samples,
+                     tensorboard_writer)
 from .resolve import Resolved
 from .resume import check_resumable, data_position
 from .rundir import RunDir, manifest, new_run_dir, write_json
@@ -158,6 +159,7 @@ class Trainer:
         self.window = MetricsWindow()
         self.elapsed = 0.0
         self.last_row: dict[str, Any] = {}
+        self.observe = Observation(self.log)  # pictures and TensorBoard never stop a run
 
         resume_from = checkpoint.find(resume) if resume else None
         if resume_from is not None and out is None:
@@ -299,9 +301,9 @@ class Trainer:
             samples = self.model.sample(self.fixed)
             scorer = getattr(self.train_data, "evaluate_samples", None)
             quality = scorer(self.model.generate) if scorer and self.model.supports("generate") else {}
-        save_samples(samples, self.run.samples / f"step_{self.step:07d}.png",
-                     title=f"{self.resolved.recipe.name}  step {self.step}",
-                     markers=getattr(self.train_data, "modes", None))
+        self.observe.attempt("sample grids", save_samples, samples, self.run.samples / f"step_{self.step:07d}.png",
+                             title=f"{self.resolved.recipe.name}  step {self.step}",
+                             markers=getattr(self.train_data, "modes", None))
         if quality:
             row = {"step": self.step, **{f"quality/{k}": float(v) for k, v in quality.items()}}
             self.metrics.write(row)
@@ -333,7 +335,8 @@ class Trainer:
             for k, v in row.items():
                 if k != "step" and isinstance(v, (int, float)):
                     self.tb.add_scalar(k, v, row["step"])
-        except Exception:
+        except Exception as exc:
+            self.observe.report("TensorBoard logs", exc)
             self.tb = None  # TensorBoard never fails a run
 
     def _keep_history(self, collective: bool) -> None:
@@ -348,7 +351,8 @@ class Trainer:
 
     def plot(self) -> None:
         if self.main:
-            plot_losses(self.metrics.rows(), self.run.losses_png, title=self.resolved.recipe.name)
+            self.observe.attempt("loss curves", plot_losses, self.metrics.rows(), self.run.losses_png,
+                                 title=self.resolved.recipe.name)
 
     def evaluate(self) -> dict[str, dict[str, float]] | None:
         """Score the model on the test split with every registered metric; write ``eval.json``."""
@@ -361,7 +365,8 @@ class Trainer:
         with ema:
             results = evaluate(self.model, self.test_data, metrics, device=self.device, dtype=self.dtype,
                                batch_size=max(8, self.cfg.batch_size), seed=self.cfg.seed, progress=self.progress)
-        write_json(self.run.eval_json, {"step": self.step, "split": "test", "results": results})
+        self.observe.attempt("eval.json", write_json, self.run.eval_json,
+                             {"step": self.step, "split": "test", "results": results})
         return results
 
     # The loop ---------------------------------------------------------------------------------------------

@@ -326,3 +326,104 @@ def test_torn_last_metrics_line_is_dropped_on_resume(toy_registry, toy_recipe, t
     assert [r["step"] for r in log.rows()] == [2, 4]
     assert log.truncate_after(4) == f"dropped 2 unreadable line(s) (line 2, 3) of {run / 'metrics.jsonl'}"
     assert (run / "metrics.jsonl").read_text() == '{"step": 2}\n{"step": 4}\n'
+
+
+# 10. Disk full while writing a checkpoint ------------------------------------------------------------------------
+class FillsUp:
+    """A file that reports ENOSPC after ``room`` bytes, as a full disk does (writing the bytes that fit)."""
+
+    def __init__(self, f, room: int):
+        self.f, self.room = f, room
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            self.f.write(bytes(data[: self.room]))
+            self.room = 0
+            raise OSError(28, "No space left on device")
+        self.room -= len(data)
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def test_disk_full_while_checkpointing_stops_cleanly(toy_registry, toy_recipe, tmp_path, cli, toy_installed,
+                                                    monkeypatch):
+    import builtins
+
+    from ganzoo import checkpoint
+
+    def open_on_a_full_disk(path, mode="r", *args, **kwargs):
+        f = builtins.open(path, mode, *args, **kwargs)
+        return FillsUp(f, 3000) if "step_0000004" in str(path) else f
+
+    monkeypatch.setattr(checkpoint, "open", open_on_a_full_disk, raising=False)
+    run = tmp_path / "run"
+    result = cli("run", toy_recipe, "--out", run, "--no-progress", "--set", "train.checkpoint_every=2")
+    assert result.exit_code == 1
+    error = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and error[0].startswith(f"Error: disk full at {run / 'checkpoints'}: step_0000004.pt "
+                                                   "needs 0.0 MB, ")
+    assert f"training failed at step 4; last good checkpoint: {run / 'checkpoints/last.pt'}" in result.output
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt", "step_0000002.pt"]  # no temp file
+    assert assert_finite_checkpoint(run / "checkpoints/last.pt")["step"] == 2
+    assert [r["step"] for r in rows(run)] == [2, 4]  # the metrics up to the failure are kept
+
+
+def test_disk_full_is_recognised_when_torch_hides_the_errno(tmp_path, monkeypatch):
+    import shutil as shutil_module
+
+    from ganzoo import checkpoint
+    from ganzoo.errors import CheckpointError
+
+    def zip_writer_fails(state, f):
+        f.write(b"PK" * 1000)
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(checkpoint.torch, "save", zip_writer_fails)
+    state = {"model": {"w": torch.zeros(3 * 2**20)}}  # 12 MB
+    monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda p: shutil_module._ntuple_diskusage(10, 9, 2**20))
+    with pytest.raises(CheckpointError, match=r"^disk full at .*: a.pt needs 12 MB, 1.0 MB free$"):
+        checkpoint.save(state, tmp_path / "a.pt")
+    monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda p: shutil_module._ntuple_diskusage(10, 0, 2**40))
+    with pytest.raises(CheckpointError, match="cannot write checkpoint .*a.pt: .enforce fail"):
+        checkpoint.save(state, tmp_path / "a.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+# 11. Pictures and TensorBoard never stop training ------------------------------------------------------------------
+def test_observation_output_failing_never_stops_training(toy_registry, toy_recipe, tmp_path, monkeypatch):
+    import matplotlib.figure
+    from PIL import Image
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", disk_full)
+    logged: list[str] = []
+    recipe = load_recipe(toy_recipe, ["train.sample_every=2", "train.checkpoint_every=2"])
+    trainer = Trainer(resolve(recipe, toy_registry), toy_registry, out=tmp_path / "run", progress=False,
+                      log=logged.append)
+
+    class BrokenBoard:
+        def add_scalar(self, *args):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            pass
+
+    trainer.tb = BrokenBoard()
+    assert trainer.fit().step == 8
+    warnings = [m for m in logged if m.startswith("warning:")]
+    assert warnings == [f"warning: cannot write {what} (No space left on device); training goes on"
+                        for what in ("TensorBoard logs", "sample grids", "loss curves")]
+    assert trainer.tb is None and logged[-1] == f"done: {tmp_path / 'run'}"
+    assert assert_finite_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 8
+    assert list((tmp_path / "run/samples").iterdir()) == [] and not (tmp_path / "run/losses.png").exists()
