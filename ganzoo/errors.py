@@ -31,6 +31,14 @@ class DataError(GanzooError):
     """A dataset cannot be read: missing folder, wrong layout, corrupt files."""
 
 
+class UnreadableImage(DataError):
+    """An image file that cannot be decoded (corrupt, truncated, not an image)."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"cannot read image {path}: {reason}", hint="remove it, or set data.strict: false to skip")
+        self.path = path
+
+
 class SplitNotFound(DataError):
     """A dataset has no such split (e.g. no ``test`` split); callers may treat it as optional."""
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Callable, Iterable, Literal, Sequence, TypeVar
 
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from .errors import DataError
+from .errors import DataError, UnreadableImage
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"}
 Preprocess = Literal["resize_and_crop", "crop", "resize", "none"]
@@ -43,31 +44,65 @@ def open_image(path: Path, mode: str = "RGB") -> Image.Image:
             img.load()
             return img.convert(mode)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from None
+        raise UnreadableImage(Path(path), str(exc) or type(exc).__name__) from None
 
 
-def readable(path: Path) -> str | None:
-    """None if the image header reads; otherwise the reason. Cheap: does not decode pixels."""
+def readable(path: Path, decode: bool = False) -> str | None:
+    """None if the image reads; otherwise the reason. Cheap by default (the header only); ``decode`` reads the
+    pixels too, which is what finds a truncated file."""
     try:
         with Image.open(path) as img:
-            img.size  # noqa: B018 - forces the header
+            if decode:
+                img.load()
+            else:
+                img.size  # noqa: B018 - forces the header
         return None
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         return str(exc) or type(exc).__name__
 
 
 def screen(paths: Sequence[Path], strict: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Split ``paths`` into readable ones and (path, reason) for the rest; ``strict`` makes any bad file an error."""
+    """Split ``paths`` into readable ones and (path, reason) for the rest.
+
+    ``strict`` makes any bad file an error, here and now: it decodes every image fully, so that a truncated file
+    stops the run before training rather than in the middle of it. Otherwise only headers are read, and a file
+    that fails to decode later is replaced (see :func:`first_decodable`).
+    """
     good, bad = [], []
     for p in paths:
-        reason = readable(p)
+        reason = readable(p, decode=strict)
         if reason is None:
             good.append(p)
         elif strict:
-            raise DataError(f"cannot read image {p}: {reason}", hint="remove it, or set data.strict: false to skip")
+            raise UnreadableImage(p, reason)
         else:
             bad.append((p, reason))
     return good, bad
+
+
+T = TypeVar("T")
+
+#: how many consecutive items may fail to decode before a dataset gives up
+MAX_REPLACEMENTS = 16
+
+
+def first_decodable(index: int, count: int, decode: Callable[[int], T], *, strict: bool,
+                    skipped: list[tuple[Path, str]], what: str = "image") -> T:
+    """``decode(index)``, or, when that raises :class:`UnreadableImage` (a file whose header reads but whose
+    pixels do not), the next item that decodes: the unreadable file is added to ``skipped`` and reported with a
+    ``RuntimeWarning``. ``strict`` re-raises instead. Gives up after ``MAX_REPLACEMENTS`` failures in a row.
+    """
+    for attempt in range(min(count, MAX_REPLACEMENTS)):
+        try:
+            return decode((index + attempt) % count)
+        except UnreadableImage as exc:
+            if strict:
+                raise
+            skipped.append((exc.path, exc.message))
+            warnings.warn(f"{exc.message}; using the next {what} instead ({len(skipped)} skipped so far by this "
+                          "process)", RuntimeWarning, stacklevel=2)
+    raise DataError(f"{min(count, MAX_REPLACEMENTS)} consecutive {what}s from index {index} could not be decoded",
+                    hint="check the dataset files, or set data.strict: true to stop at the first bad one")
 
 
 def to_tensor(img: Image.Image) -> Tensor:

@@ -427,3 +427,70 @@ def test_observation_output_failing_never_stops_training(toy_registry, toy_recip
     assert trainer.tb is None and logged[-1] == f"done: {tmp_path / 'run'}"
     assert assert_finite_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 8
     assert list((tmp_path / "run/samples").iterdir()) == [] and not (tmp_path / "run/losses.png").exists()
+
+
+# 12, 13. Truncated images: strict stops before training with one line; non-strict skips and replaces -------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def image_dir(tmp_path: Path, count: int = 6, truncate: tuple[int, ...] = (2,)) -> Path:
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(count):
+        Image.new("RGB", (20, 20), (40 * i, 255 - 40 * i, 90)).save(folder / f"{i}.png")
+    for i in truncate:
+        data = (folder / f"{i}.png").read_bytes()
+        (folder / f"{i}.png").write_bytes(data[: len(data) * 2 // 3])  # the header reads, the pixels do not
+    return folder
+
+
+def dcgan_on(folder: Path, *extra: str) -> list[str]:
+    return [ROOT / "recipes/dcgan.yaml", "--no-progress", "--set", f"data={{name: image_folder, root: {folder}, "
+            "image_size: 16}", "--set", "components.generator={name: dcgan, z_dim: 4, hidden_dim: 4, image_size: 16}",
+            "--set", "components.critic.hidden_dim=4", "--set", "components.critic.image_size=16",
+            "--set", "train.batch_size=2", "--set", "train.sample_count=2", "--set", "train.steps=4",
+            "--set", "train.workers=0", *extra]
+
+
+def test_strict_finds_a_truncated_image_before_training(tmp_path, cli):
+    folder = image_dir(tmp_path)
+    for args in (["--dry-run"], ["--out", tmp_path / "run"]):
+        result = cli("run", *dcgan_on(folder, "--set", "data.strict=true"), *args)
+        assert result.exit_code == 1
+        assert result.output.startswith(f"Error: cannot read image {folder / '2.png'}: image file is truncated")
+        assert "Traceback" not in result.output and len(result.output.splitlines()) == 2  # Error + Hint
+    assert not (tmp_path / "run").exists()
+
+
+def test_data_error_in_a_dataloader_worker_is_one_line(tmp_path):
+    from ganzoo.data import Batches
+    from ganzoo.errors import UnreadableImage
+    from ganzoo_wgan.folder import ImageFolder
+
+    folder = image_dir(tmp_path, truncate=())
+    dataset = ImageFolder(root=str(folder), image_size=8, strict=True)
+    data = (folder / "2.png").read_bytes()
+    (folder / "2.png").write_bytes(data[: len(data) // 2])  # broken after the screening (e.g. a network disk)
+    batches = Batches(dataset, 6, seed=0, device=torch.device("cpu"), workers=1)
+    with pytest.raises(UnreadableImage) as err:
+        next(batches)
+    assert str(err.value).startswith(f"cannot read image {folder / '2.png'}: ") and "\n" not in str(err.value)
+    assert "Traceback" not in str(err.value) and err.value.hint == "remove it, or set data.strict: false to skip"
+
+
+def test_image_folder_replaces_a_truncated_image_and_trains_on(tmp_path, cli):
+    from ganzoo_wgan.folder import ImageFolder
+
+    folder = image_dir(tmp_path)
+    dataset = ImageFolder(root=str(folder), image_size=8)
+    assert len(dataset) == 6  # the header reads: only decoding finds it
+    with pytest.warns(RuntimeWarning, match=r"2.png: image file is truncated.*using the next image instead \(1 "):
+        item = dataset[2]
+    assert torch.equal(item["x"], dataset[3]["x"]) and [p.name for p, _ in dataset.skipped] == ["2.png"]
+    with pytest.warns(RuntimeWarning, match="2.png"):
+        result = cli("run", *dcgan_on(folder, "--set", "train.steps=3", "--set", "train.batch_size=6"),
+                     "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)["step"] == 3
