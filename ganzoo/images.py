@@ -38,13 +38,53 @@ def require_dir(path: Path, layout: str) -> Path:
 
 
 def open_image(path: Path, mode: str = "RGB") -> Image.Image:
-    """Decode an image fully (so truncated files fail here), converted to ``mode`` ("RGB" or "L")."""
+    """Decode an image fully (so truncated files fail here), converted to ``mode`` ("RGB" or "L").
+
+    Any bit depth and colour model Pillow reads comes out at 8 bits per channel over its full range: 16-bit
+    images are scaled (not clipped at 255), see :func:`to_8bit`; transparency is composited over white;
+    palette, 1-bit, CMYK and YCbCr images are converted to ``mode``.
+    """
     try:
         with Image.open(path) as img:
             img.load()
-            return img.convert(mode)
+            return flatten_alpha(to_8bit(img)).convert(mode)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         raise UnreadableImage(Path(path), str(exc) or type(exc).__name__) from None
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """A single-channel image of more than 8 bits as 8-bit grayscale ("L"), scaled from the range of its format.
+
+    16-bit (``I;16*``, and PNG's 16-bit grayscale): 0..65535. 32-bit integer (``I``, TIFF): the full range of the
+    stored bit depth, 0..2^bits - 1 (signed: 0..2^(bits-1) - 1, negatives at 0). 32-bit float (``F``): 0..1,
+    values outside clipped. Pillow's own ``convert`` would clip all of these at 255 (a 16-bit ramp turns white).
+    Other modes are returned unchanged.
+    """
+    if not (img.mode.startswith("I") or img.mode == "F"):
+        return img
+    import numpy as np
+
+    values = np.asarray(img).astype(np.float64)
+    if img.mode == "F":
+        top = 1.0
+    elif img.mode.startswith("I;16") or img.format == "PNG":
+        top = 65535.0
+    else:
+        tags = getattr(img, "tag_v2", {})
+        bits = (tags.get(258) or (32,))[0] if hasattr(tags, "get") else 32
+        signed = hasattr(tags, "get") and (tags.get(339) or (1,))[0] == 2
+        top = float(2 ** (bits - 1 if signed else bits) - 1)
+    scaled = np.clip(np.nan_to_num(values / top), 0.0, 1.0) * 255.0
+    return Image.fromarray(np.round(scaled).astype(np.uint8))
+
+
+def flatten_alpha(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """An image with transparency (RGBA, LA, PA, or a palette/RGB/L image with a transparent colour) composited
+    over ``background`` (white), as viewers show it; images without transparency are returned unchanged."""
+    if img.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in img.info:
+        return img
+    rgba = img.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba).convert("RGB")
 
 
 def readable(path: Path, decode: bool = False) -> str | None:

@@ -494,3 +494,76 @@ def test_image_folder_replaces_a_truncated_image_and_trains_on(tmp_path, cli):
                      "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
     assert torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)["step"] == 3
+
+
+# 7. Any bit depth and colour model decodes to the right 8-bit values ------------------------------------------------
+def decoded(path: Path, mode: str = "RGB") -> list:
+    from ganzoo.images import open_image
+
+    import numpy as np
+
+    img = open_image(path, mode)
+    assert img.mode == mode
+    values = np.asarray(img)
+    return [tuple(p) for p in values.reshape(-1, 3).tolist()] if mode == "RGB" else values.ravel().tolist()
+
+
+def test_16_and_32_bit_images_are_scaled_not_clipped(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    ramp16 = (np.arange(64, dtype=np.uint16) * 1040).reshape(4, 16)  # 0 .. 65520
+    expected = [round(v / 257) for v in ramp16.ravel().tolist()]
+    Image.fromarray(ramp16).save(tmp_path / "ramp16.png")
+    Image.fromarray(ramp16).save(tmp_path / "ramp16.tif")
+    assert Image.open(tmp_path / "ramp16.png").mode == "I;16"
+    for name in ("ramp16.png", "ramp16.tif"):
+        assert decoded(tmp_path / name, "L") == expected  # Pillow's convert: 255 for all but the first few
+        assert decoded(tmp_path / name) == [(v, v, v) for v in expected]
+    ramp32 = (np.arange(64, dtype=np.int64) * (2**31 - 1) // 63).astype(np.int32).reshape(4, 16)
+    Image.fromarray(ramp32).save(tmp_path / "ramp32.tif")
+    assert decoded(tmp_path / "ramp32.tif", "L") == [round(v / (2**31 - 1) * 255) for v in ramp32.ravel().tolist()]
+    floats = np.array([[-0.5, 0.0, 0.25, 0.5, 1.0, 2.0, np.nan, 1 / 255]], dtype=np.float32)
+    Image.fromarray(floats).save(tmp_path / "float.tif")
+    assert decoded(tmp_path / "float.tif", "L") == [0, 0, 64, 128, 255, 255, 0, 1]
+
+
+def test_palette_alpha_cmyk_and_1_bit_images(tmp_path):
+    from PIL import Image
+
+    Image.new("1", (2, 1), 1).save(tmp_path / "one.png")
+    assert decoded(tmp_path / "one.png") == [(255, 255, 255)] * 2
+    gray = Image.new("L", (2, 1), 77)
+    gray.save(tmp_path / "gray.png")
+    assert decoded(tmp_path / "gray.png") == [(77, 77, 77)] * 2 and decoded(tmp_path / "gray.png", "L") == [77, 77]
+    palette = Image.new("P", (3, 1))
+    palette.putpalette([255, 0, 0, 0, 0, 255, 10, 20, 30])
+    palette.putdata([0, 1, 2])
+    palette.save(tmp_path / "palette.png")
+    assert decoded(tmp_path / "palette.png") == [(255, 0, 0), (0, 0, 255), (10, 20, 30)]
+    palette.save(tmp_path / "palette_t.png", transparency=1)  # colour 1 is transparent: white
+    assert decoded(tmp_path / "palette_t.png") == [(255, 0, 0), (255, 255, 255), (10, 20, 30)]
+    rgba = Image.new("RGBA", (3, 1))
+    rgba.putdata([(200, 0, 0, 255), (0, 0, 0, 0), (0, 0, 0, 128)])  # opaque, transparent, half over white
+    rgba.save(tmp_path / "rgba.png")
+    assert decoded(tmp_path / "rgba.png") == [(200, 0, 0), (255, 255, 255), (127, 127, 127)]
+    la = Image.new("LA", (1, 1), (0, 0))
+    la.save(tmp_path / "la.png")
+    assert decoded(tmp_path / "la.png", "L") == [255]
+    cmyk = Image.new("CMYK", (2, 1), (255, 0, 0, 0))  # pure cyan
+    cmyk.save(tmp_path / "cmyk.jpg", quality=100)
+    cmyk.save(tmp_path / "cmyk.tif")
+    assert decoded(tmp_path / "cmyk.tif") == [(0, 255, 255)] * 2
+    assert all(r < 8 and g > 247 and b > 247 for r, g, b in decoded(tmp_path / "cmyk.jpg"))
+
+
+def test_a_16_bit_folder_trains_on_its_real_range(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from ganzoo_wgan.folder import ImageFolder
+
+    (tmp_path / "d").mkdir()
+    Image.fromarray(np.full((8, 8), 32768, dtype=np.uint16)).save(tmp_path / "d/mid.png")  # 50% gray
+    x = ImageFolder(root=str(tmp_path / "d"), image_size=8)[0]["x"]
+    assert x.abs().max() < 0.01  # mid-gray is 0 in [-1, 1], not white (1.0)
