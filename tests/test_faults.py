@@ -567,3 +567,47 @@ def test_a_16_bit_folder_trains_on_its_real_range(tmp_path):
     Image.fromarray(np.full((8, 8), 32768, dtype=np.uint16)).save(tmp_path / "d/mid.png")  # 50% gray
     x = ImageFolder(root=str(tmp_path / "d"), image_size=8)[0]["x"]
     assert x.abs().max() < 0.01  # mid-gray is 0 in [-1, 1], not white (1.0)
+
+
+# 14. Values that pass the types but not the ranges: --dry-run finds them -----------------------------------------
+@pytest.mark.parametrize("override, where, message", [
+    ("optim.G.lr=-0.1", "optim.G.lr", "optimizer Adam: Invalid learning rate: -0.1"),
+    ("optim.D.betas=[0.5, 1.5]", "optim.D.betas", "optimizer Adam: Invalid beta parameter at index 1: 1.5"),
+    ("optim.G.lr=.inf", "optim.G.lr", "optimizer Adam: lr must be finite, got inf"),
+    ("optim.G={name: SGD, lr: 0.1, momentum: -1}", "optim.G", "optimizer SGD: Invalid momentum value: -1"),
+    ("train.threads=-1", "train.threads", "train.threads must be between 1 and 65536, got -1"),
+    ("train.workers=-2", "train.workers", "train.workers must be between 0 and 1024, got -2"),
+    ("train.seed=100000000000000000000000", "train.seed", "train.seed must fit in 64 bits"),
+    ("train.max_skips=-1", "train.max_skips", "train.max_skips must be >= 0, got -1"),
+    ("train.ema={decay: 1.5}", "train.ema", "train.ema.decay must be between 0 and 1, got 1.5"),
+    ("components.generator.width=100000000000000000000", "components.generator.width", "does not fit in 64 bits"),
+])
+def test_out_of_range_values_are_recipe_errors(toy_registry, toy_recipe, override, where, message):
+    from ganzoo.errors import RecipeError
+
+    with pytest.raises(RecipeError) as err:
+        resolve(load_recipe(toy_recipe, [override]), toy_registry)
+    assert str(err.value).startswith(f"--set {where}") and message in err.value.message
+
+
+@pytest.mark.parametrize("width, message", [
+    (-3, "toy_gen cannot be built: Trying to create tensor with negative dimension -3"),
+    (10**12, "toy_gen needs 204,891 GiB for its weights alone, more than this machine's 100 GiB of memory"),
+])
+def test_component_sizes_that_cannot_be_built(toy_registry, toy_recipe, monkeypatch, width, message):
+    from ganzoo import build
+    from ganzoo.dryrun import dry_run
+    from ganzoo.errors import RecipeError
+
+    monkeypatch.setattr(build, "physical_memory", lambda: 100 * 2**30)  # measured on the meta device: no memory
+    resolved = resolve(load_recipe(toy_recipe, [f"components.generator.width={width}"]), toy_registry)
+    with pytest.raises(RecipeError) as err:
+        dry_run(resolved)
+    assert str(err.value).startswith(f"{toy_recipe}:3 (components.generator): {message}")
+    assert err.value.hint == "check its sizes (channels, layers, image size)"
+
+
+def test_dry_run_cli_catches_a_negative_learning_rate(toy_recipe, cli, toy_installed):
+    result = cli("run", toy_recipe, "--dry-run", "--set", "optim.G.lr=-0.1")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == ["Error: --set optim.G.lr: optimizer Adam: Invalid learning rate: -0.1"]
