@@ -611,3 +611,25 @@ def test_dry_run_cli_catches_a_negative_learning_rate(toy_recipe, cli, toy_insta
     result = cli("run", toy_recipe, "--dry-run", "--set", "optim.G.lr=-0.1")
     assert result.exit_code == 1
     assert result.output.splitlines() == ["Error: --set optim.G.lr: optimizer Adam: Invalid learning rate: -0.1"]
+
+
+# 15. A plugin that exits at import is a recorded load failure, never fatal ----------------------------------------
+ARGPARSE_AT_IMPORT = "import argparse\nparser = argparse.ArgumentParser(prog='ganzoo')\nparser.parse_args()\n"
+
+
+def test_plugin_calling_sys_exit_at_import_is_recorded(plugin_path):
+    plugin_path("argparse-plugin", {"cli": "argparse_mod"}, {"argparse_mod": ARGPARSE_AT_IMPORT})
+    plugin_path("exit-plugin", {"bye": "exit_mod"}, {"exit_mod": "import sys\nsys.exit(0)\n"})
+    listed = run_ganzoo("list", "loss")
+    assert listed.returncode == 0, listed.stderr
+    assert "l1" in listed.stdout and "unrecognized arguments" not in listed.stderr
+    assert "2 plugin(s) reported errors (argparse-plugin, exit-plugin)" in listed.stdout
+    plugins = run_ganzoo("plugins", "--json")
+    assert plugins.returncode == 0, plugins.stderr
+    errors = {row["dist"]: row["errors"] for row in json.loads(plugins.stdout)}
+    assert errors["argparse-plugin"][0].startswith("called sys.exit(2) while being imported (at ")
+    assert "argparse_mod.py:3); it printed: usage: ganzoo [-h] / ganzoo: error: unrecognized arguments: " \
+           "plugins --json" in errors["argparse-plugin"][0]
+    assert errors["exit-plugin"][0].startswith("called sys.exit(0) while being imported (at ")
+    strict = run_ganzoo("list", env={"GANZOO_STRICT_PLUGINS": "1"})
+    assert strict.returncode != 0 and "called sys.exit(2) while being imported" in strict.stderr
