@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 from pathlib import Path
 
 from . import distributed as dist
@@ -56,6 +57,17 @@ def _alive(pid: int, started: str | None) -> bool:
     return started is None or now is None or now == started
 
 
+def _parse(text: str) -> dict | None:
+    """The owner written in a lock file; None while it is empty (being written)."""
+    if not text.strip():
+        return None
+    try:
+        owner = json.loads(text)
+    except ValueError:
+        return {}
+    return owner if isinstance(owner, dict) else {}
+
+
 def _describe(owner: dict) -> str:
     since = f" since {owner['started']}" if owner.get("started") else ""
     return f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}{since}"
@@ -73,16 +85,23 @@ class RunLock:
         me = {"pid": os.getpid(), "host": socket.gethostname(), "proc_start": _process_start(os.getpid()),
               "started": dt.datetime.now().isoformat(timespec="seconds"),
               "command": " ".join(["ganzoo", *sys.argv[1:]])}
-        for _ in range(3):
+        for attempt in range(5):
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
-                owner = self._owner()
-                if owner is None:  # unreadable or being written this instant: look again
+                text = self._read()
+                if text is None:  # removed this instant: try again
                     continue
+                owner = _parse(text)
+                if owner is None and attempt < 4:  # being written this instant: look again
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                owner = owner or {}  # still empty: a crash right after creating it; its owner is unknown
                 if self._stale(owner, me):
-                    self.took_over = owner
-                    self.path.unlink(missing_ok=True)
+                    # remove it only if it still is the stale owner's: another run may have taken over meanwhile
+                    if self._read() == text:
+                        self.took_over = owner
+                        self.path.unlink(missing_ok=True)
                     continue
                 raise TrainingError(f"{self.path.parent} is in use by another run ({_describe(owner)})",
                                     hint=f"that run: {owner.get('command', '?')}; wait for it to finish or choose "
@@ -92,16 +111,15 @@ class RunLock:
             self.held = True
             atexit.register(self.release)
             return self
-        raise TrainingError(f"cannot take the lock {self.path}: it is unreadable", hint=f"delete {self.path}")
+        raise TrainingError(f"cannot take the lock {self.path}", hint=f"if no run uses {self.path.parent}, delete it")
 
-    def _owner(self) -> dict | None:
+    def _read(self) -> str | None:
         try:
-            owner = json.loads(self.path.read_text() or "null")
+            return self.path.read_text()
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
-            owner = {}
-        return owner if isinstance(owner, dict) else {}
+        except (OSError, UnicodeDecodeError):
+            return ""
 
     @staticmethod
     def _stale(owner: dict, me: dict) -> bool:

@@ -154,6 +154,13 @@ def test_lock_of_a_live_process_or_another_host_is_respected(toy_registry, toy_r
     assert "delete" in err.value.hint and ".ganzoo.lock" in err.value.hint
 
 
+def test_an_empty_lock_is_waited_for_then_refused(toy_registry, toy_recipe, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run/.ganzoo.lock").write_text("")
+    with pytest.raises(TrainingError, match=r"in use by another run \(pid \? on \?\)"):
+        make_trainer(toy_registry, toy_recipe, tmp_path / "run", "train.steps=1")
+
+
 # 4. Ctrl-C under torchrun: a burst of signals is one request --------------------------------------------------
 def test_a_burst_of_signals_is_one_request_and_a_later_one_aborts():
     from ganzoo.engine import _signals_caught
@@ -633,3 +640,4 @@ def test_plugin_calling_sys_exit_at_import_is_recorded(plugin_path):
     assert errors["exit-plugin"][0].startswith("called sys.exit(0) while being imported (at ")
     strict = run_ganzoo("list", env={"GANZOO_STRICT_PLUGINS": "1"})
     assert strict.returncode != 0 and "called sys.exit(2) while being imported" in strict.stderr
+
