@@ -110,11 +110,12 @@ def plugins(as_json: bool) -> None:
               help="Override a recipe value, e.g. --set train.steps=100 (value parsed as YAML). Repeatable.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default runs/<recipe>/<timestamp>).")
 @click.option("--resume", metavar="auto|RUN_DIR|CKPT", help="Continue a run from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Start again in an --out that holds a run (deletes that run).")
 @click.option("--dry-run", is_flag=True, help="Validate, print the resolved recipe, build components; no training.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs only).")
 @click.pass_context
 def run(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], out: Path | None, resume: str | None,
-        dry_run: bool, no_progress: bool) -> None:
+        overwrite: bool, dry_run: bool, no_progress: bool) -> None:
     """Train a recipe: `ganzoo run recipes/pix2pix.yaml --set train.steps=200`."""
     from .recipe import load_recipe, stray_words
     from .resolve import resolve
@@ -132,7 +133,7 @@ def run(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], out: Path 
     from .engine import train
 
     resume_path = _resume_target(resume, loaded.name, out) if resume else None
-    train(resolved, registry, out=out, resume=resume_path, progress=not no_progress)
+    train(resolved, registry, out=out, resume=resume_path, overwrite=overwrite, progress=not no_progress)
 
 
 def _resume_target(resume: str, recipe_name: str, out: Path | None = None) -> Path:

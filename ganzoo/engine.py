@@ -19,14 +19,14 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from . import __version__, checkpoint
+from . import __version__, checkpoint, finite, ownership
 from . import distributed as dist
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
 from .data import Batches, fixed_batch
 from .device import (autocast, autocast_dtype, configure, describe, precision_name, preserved_rng, seed_everything,
                      select_device, to_device, use_channels_last)
 from .ema import EMA
-from .errors import GanzooError, NonFiniteLoss
+from .errors import GanzooError, NonFinite, NonFiniteLoss
 from .evaluate import evaluate, results_table
 from .fidelity import is_distribution_metric
 from .flow import column_titles, describe_flow
@@ -37,7 +37,8 @@ from .quality import QualityMonitor
 from .recipe import dump
 from .registry import Registry
 from .progress import ProgressLines, interactive
-from .report import MetricsLog, MetricsWindow, as_float, plot_losses, save_samples, tensorboard_writer
+from .report import (MetricsLog, MetricsWindow, Observation, as_float, plot_losses, save_samples,
+                     tensorboard_writer)
 from .resolve import Resolved
 from .resume import check_resumable, data_position
 from .rundir import (RunDir, dirs_to_create, discard_if_empty, manifest, new_run_dir, read_json, set_status,
@@ -62,18 +63,28 @@ class RunResult:
     evaluation: dict[str, dict[str, float]] | None = None
 
 
+#: signals this close to the first are the same request: a terminal's Ctrl-C reaches every rank of a torchrun
+#: job, and torchrun's agent forwards its own copy a moment later
+SIGNAL_BURST_S = 2.0
+
+
 @contextlib.contextmanager
-def _signals_caught() -> Iterator[dict[str, int]]:
-    """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step; a second one aborts."""
-    caught: dict[str, int] = {}
+def _signals_caught(burst: float = SIGNAL_BURST_S) -> Iterator[dict[str, float]]:
+    """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step; a later one aborts.
+
+    Signals within ``burst`` seconds of the first count as that one request (see ``SIGNAL_BURST_S``).
+    """
+    caught: dict[str, float] = {}
     if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
         yield caught
         return
 
     def handler(signum, frame):
-        if "signum" in caught:
+        now = time.monotonic()
+        if "signum" not in caught:
+            caught["signum"], caught["at"] = signum, now
+        elif now - caught["at"] > burst:
             raise KeyboardInterrupt
-        caught["signum"] = signum
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -81,6 +92,10 @@ def _signals_caught() -> Iterator[dict[str, int]]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def _run_root(checkpoint_file: Path) -> Path:
+    return checkpoint_file.parent.parent if checkpoint_file.parent.name == "checkpoints" else checkpoint_file.parent
 
 
 def _total_steps(resolved: Resolved, batches: Batches) -> int:
@@ -104,6 +119,7 @@ class Trainer:
         *,
         out: Path | None = None,
         resume: Path | None = None,
+        overwrite: bool = False,
         progress: bool = True,
         log: Log | None = None,
         env: dist.DistEnv = dist.DistEnv(),
@@ -133,7 +149,8 @@ class Trainer:
         self.optimizers = {group: make_optimizer(spec, self.model.group_parameters(group), self.device)
                            for group, spec in resolved.optim.items()}
         self.scaler = torch.amp.GradScaler(self.device.type) if self.dtype is torch.float16 else None
-        self.opt = OptimizerSet(self.model, self.optimizers, self.device, scaler=self.scaler, on_nan=cfg.on_nan)
+        self.opt = OptimizerSet(self.model, self.optimizers, self.device, scaler=self.scaler, on_nan=cfg.on_nan,
+                                max_skips=cfg.max_skips)
         self.ema = EMA(self.model, cfg.ema) if cfg.ema else None
         self.quality = (QualityMonitor.from_recipe(resolved, registry, self.model, self.train_data, self.device,
                                                    self.log) if self.main else None)
@@ -151,12 +168,15 @@ class Trainer:
         self.window = MetricsWindow()
         self.elapsed = 0.0
         self.last_row: dict[str, Any] = {}
+        self.observe = Observation(self.log)  # pictures and TensorBoard never stop a run
 
         resume_from = checkpoint.find(resume) if resume else None
         if resume_from is not None and out is None:
-            out = resume_from.parent.parent if resume_from.parent.name == "checkpoints" else resume_from.parent
+            out = _run_root(resume_from)
         self.run = RunDir(Path(dist.broadcast(str(out or new_run_dir(resolved.recipe.name).root))))
         self.created = dirs_to_create(self.run.root) if self.main else []
+        resuming = resume_from is not None and _run_root(resume_from).resolve() == self.run.root.resolve()
+        self.owner = ownership.claim(self.run.root, resuming=resuming, overwrite=overwrite, main=self.main)
         if self.main:
             self.run.create()
         self.metrics = MetricsLog(self.run.metrics)
@@ -217,6 +237,7 @@ class Trainer:
         if self.quality is not None:
             self.quality.load_state_dict(state.get("quality"))
         self.elapsed = float(state.get("elapsed", 0.0))
+        self.opt.skipped = int(state.get("skipped", 0))
         ranks = state.get("rng_ranks") or [state["rng"]]
         if self.env.rank < len(ranks) and len(ranks) == self.env.world_size:
             checkpoint.set_rng_state(ranks[self.env.rank])
@@ -224,8 +245,8 @@ class Trainer:
             checkpoint.set_rng_state(state["rng"])
         else:  # more processes than wrote the checkpoint: a fresh stream per rank, reproducible from the step
             seed_everything(self.cfg.seed + 1_000_003 * self.env.rank + self.step)
-        if self.main:
-            self.metrics.truncate_after(self.step)
+        if self.main and (note := self.metrics.truncate_after(self.step)):
+            self.log(note)
         self.log(f"resumed from {source} at step {self.step}")
         if saved_world != self.env.world_size:
             self.log(f"  checkpoint written by {saved_world} process(es), resumed on {self.env.world_size}")
@@ -253,11 +274,14 @@ class Trainer:
             "window": self.window.state_dict(),
             "quality": self.quality.state_dict() if self.quality is not None else None,
             "elapsed": self.elapsed,
+            "skipped": self.opt.skipped,
             "sample_shapes": {k: list(v.shape[1:]) for k, v in self.fixed.items() if torch.is_tensor(v)},
         }
 
     def save_checkpoint(self) -> None:
         """Write ``step_XXXXXXX.pt`` and ``last.pt`` (a hard link to it); every rank's RNG state is gathered."""
+        finite.check_checkpointable(self.step, finite.training_state(
+            self.model, self.optimizers, self.ema.state_dict() if self.ema else None), self.device)
         rngs = dist.gather(checkpoint.rng_state())
         if not self.main:
             return
@@ -292,10 +316,10 @@ class Trainer:
             samples = self.model.sample(self.fixed)
             scorer = getattr(self.train_data, "evaluate_samples", None)
             quality = scorer(self.model.generate) if scorer and self.model.supports("generate") else {}
-        save_samples(samples, self.run.samples / f"step_{self.step:07d}.png",
-                     title=f"{self.resolved.recipe.name}  step {self.step}",
-                     markers=getattr(self.train_data, "modes", None),
-                     captions=column_titles(self.model, self.train_data))
+        self.observe.attempt("sample grids", save_samples, samples, self.run.samples / f"step_{self.step:07d}.png",
+                             title=f"{self.resolved.recipe.name}  step {self.step}",
+                             markers=getattr(self.train_data, "modes", None),
+                             captions=column_titles(self.model, self.train_data))
         if quality:
             row = {"step": self.step, **{f"quality/{k}": float(v) for k, v in quality.items()}}
             self.metrics.write(row)
@@ -341,7 +365,8 @@ class Trainer:
             for k, v in row.items():
                 if k != "step" and isinstance(v, (int, float)):
                     self.tb.add_scalar(k, v, row["step"])
-        except Exception:
+        except Exception as exc:
+            self.observe.report("TensorBoard logs", exc)
             self.tb = None  # TensorBoard never fails a run
 
     def _keep_history(self, collective: bool) -> None:
@@ -356,7 +381,8 @@ class Trainer:
 
     def plot(self) -> None:
         if self.main:
-            plot_losses(self.metrics.rows(), self.run.losses_png, title=self.resolved.recipe.name)
+            self.observe.attempt("loss curves", plot_losses, self.metrics.rows(), self.run.losses_png,
+                                 title=self.resolved.recipe.name)
 
     def evaluate(self) -> dict[str, dict[str, float]] | None:
         """Score the model on the test split with every paired metric, plus the last ``eval_every`` scores of this
@@ -383,7 +409,7 @@ class Trainer:
                        "notes": last["notes"], "feature_network": fidelity.extractor.identity() if fidelity else None}
         if not results:
             return None
-        write_json(self.run.eval_json, record | {"results": results})
+        self.observe.attempt("eval.json", write_json, self.run.eval_json, record | {"results": results})
         return results
 
     # The loop ---------------------------------------------------------------------------------------------
@@ -404,6 +430,13 @@ class Trainer:
         return "\n".join(lines)
 
     def fit(self) -> RunResult:
+        try:
+            return self._fit()
+        finally:
+            if self.owner is not None:
+                self.owner.release()  # the run directory is free for --resume
+
+    def _fit(self) -> RunResult:
         if self.step >= self.total:
             self.log(f"already at step {self.step} ≥ {self.total}: nothing to train "
                      f"(raise train.steps or train.epochs to train on)")
@@ -446,7 +479,7 @@ class Trainer:
         except Interrupted:  # not a failure: the checkpoint is written and the error says how to resume
             self._ended(f"interrupted at step {self.step}")
             raise
-        except NonFiniteLoss as exc:  # raised on every rank at the same step
+        except NonFinite as exc:  # raised on every rank at the same step
             self._keep_history(collective=True)
             exc.hint = f"{exc.hint}; {self._last_checkpoint_note()}"
             self._ended(f"failed in step {self.step + 1}: {exc}", failed=True)

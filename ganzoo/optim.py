@@ -9,7 +9,8 @@ from torch import Tensor, nn
 
 from .device import no_autocast
 from .distributed import all_true
-from .errors import NonFiniteLoss
+from .errors import NonFiniteLoss, TooManySkips
+from .finite import all_finite
 from .model import GANModel
 from .resolve import Spec
 from .schedules import SCHEDULES
@@ -62,12 +63,14 @@ class OptimizerSet:
         *,
         scaler: torch.amp.GradScaler | None = None,
         on_nan: str = "stop",
+        max_skips: int = 50,
     ):
         self.optimizers = optimizers
         self.params = {g: [p for pg in opt.param_groups for p in pg["params"]] for g, opt in optimizers.items()}
         self.device = device
         self.scaler = scaler
         self.on_nan = on_nan
+        self.max_skips = max_skips
         self.step_index = 0  # set by the engine before each train_step, for error messages
         self.skipped = 0
 
@@ -84,13 +87,18 @@ class OptimizerSet:
         if not all_true(bool(torch.isfinite(loss).all()), self.device):  # collective under torchrun
             if self.on_nan == "stop":
                 raise NonFiniteLoss(self.step_index, f"{group} (total)", float(loss.detach().float().sum()))
-            self.skipped += 1
-            return
+            return self._skip()
         optimizer, params = self.optimizers[group], self.params[group]
         optimizer.zero_grad(set_to_none=True)
         with no_autocast(self.device):
             # inputs= restricts backward to this group: no weight gradients for the other groups' modules.
             (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=params)
+        if self.on_nan == "skip" and self.scaler is None:
+            # A finite loss can still have NaN/inf gradients, and stepping on them makes the weights (and Adam's
+            # moments) non-finite for good: refuse the update instead. One fused norm over the gradients; the
+            # loss scaler already does this for fp16.
+            if not all_true(all_finite(p.grad for p in params if p.grad is not None), self.device):
+                return self._skip()
         if self.scaler is not None:
             self.scaler.step(optimizer)
             self.scaler.update()
@@ -100,3 +108,8 @@ class OptimizerSet:
         # without this, later forwards in the same step (the n_critic loop, G's pass through D) would use the
         # weights as they were before this update.
         torch.clear_autocast_cache()
+
+    def _skip(self) -> None:
+        self.skipped += 1
+        if self.skipped > self.max_skips:
+            raise TooManySkips(self.step_index, self.skipped, self.max_skips)

@@ -88,6 +88,48 @@ class Recipe:
         return self.data.get(name)
 
 
+#: bounds on a recipe as it expands: every alias counts as a copy of its anchor's subtree (a recipe has ~100 values)
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+
+
+def _check_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse alias bombs ("billion laughs"), recursive aliases and absurd nesting before anything walks them.
+
+    The expanded size is computed once per distinct node (aliases share nodes), so this costs the size of the
+    text, not of its expansion.
+    """
+    seen: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded values, depth below)
+
+    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:
+        where = f"{source}:{node.start_mark.line + 1}"
+        if id(node) in seen:
+            size, height = seen[id(node)]
+            if size < 0:
+                raise RecipeError("an alias refers to the mapping or list that contains it", where=where)
+        else:
+            seen[id(node)] = (-1, 0)
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            size, height = 1, 0
+            for child in children:
+                s, h = measure(child, depth + 1)
+                size, height = size + s, max(height, h + 1)
+                if size > MAX_VALUES:
+                    raise RecipeError(f"the recipe expands to more than {MAX_VALUES:,} values through YAML "
+                                      "aliases (an alias bomb?)", where=source,
+                                      hint="a recipe holds a few hundred values; use fewer nested aliases")
+            seen[id(node)] = (size, height)
+        if depth + height > MAX_DEPTH:
+            raise RecipeError(f"the recipe nests deeper than {MAX_DEPTH} levels", where=where)
+        return size, height
+
+    measure(root, 0)
+
+
 def _record_lines(node: yaml.Node, prefix: str, lines: dict[str, int], source: str) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -113,6 +155,7 @@ def parse_recipe(text: str, source: str = "<recipe>", name: str = "recipe") -> R
         node = loader.get_single_node()
         lines: dict[str, int] = {}
         if node is not None:
+            _check_expansion(node, source)
             _record_lines(node, "", lines, source)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -122,6 +165,8 @@ def parse_recipe(text: str, source: str = "<recipe>", name: str = "recipe") -> R
         raise RecipeError(f"YAML syntax error: {problem}", where=f"{source}{line}") from None
     except yaml.YAMLError as exc:
         raise RecipeError(f"YAML error: {exc}", where=source) from None
+    except RecursionError:  # the composer recurses once per level of nesting
+        raise RecipeError(f"the recipe nests deeper than {MAX_DEPTH} levels", where=source) from None
     finally:
         loader.dispose()
     if data is None:

@@ -161,7 +161,7 @@ def _call_hooks(pm: pluggy.PluginManager, registry: Registry, plugins: Iterable[
 
             try:
                 impl.function(**{arg: register for arg in impl.argnames})
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 plugin.errors.append(f"{hook_name} raised {type(exc).__name__}: {exc}")
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch import Tensor
@@ -27,26 +29,90 @@ def _pyplot():
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl``; on resume, rows after the resumed step are dropped."""
+    """Append-only ``metrics.jsonl``; on resume, rows after the resumed step are dropped.
+
+    A line that does not parse (the half-written last row of a run killed mid-append) is dropped, never fatal.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def truncate_after(self, step: int) -> None:
+    def truncate_after(self, step: int) -> str | None:
+        """Keep the rows up to ``step``; returns a note when unreadable lines were dropped."""
         if not self.path.exists():
-            return
-        keep = [line for line in self.read_lines() if json.loads(line).get("step", 0) <= step]
-        self.path.write_text("".join(line + "\n" for line in keep))
+            return None
+        parsed, bad = self._parse()
+        self.path.write_text("".join(line + "\n" for line, row in parsed if row.get("step", 0) <= step))
+        if not bad:
+            return None
+        total = len(parsed) + len(bad)
+        what = ("a half-written last line" if bad == [total] else
+                f"{len(bad)} unreadable line(s) (line {', '.join(map(str, bad[:5]))}{', ...' if len(bad) > 5 else ''})")
+        return f"dropped {what} of {self.path}"
 
     def read_lines(self) -> list[str]:
         return [line for line in self.path.read_text().splitlines() if line.strip()]
+
+    def _parse(self) -> tuple[list[tuple[str, dict[str, Any]]], list[int]]:
+        """(line, row) for every readable row, and the 1-based numbers of the lines that are not."""
+        parsed, bad = [], []
+        for number, line in enumerate(self.read_lines(), 1):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if isinstance(row, dict):
+                parsed.append((line, row))
+            else:
+                bad.append(number)
+        return parsed, bad
 
     def write(self, row: dict[str, Any]) -> None:
         with open(self.path, "a") as f:
             f.write(json.dumps(row, allow_nan=True) + "\n")
 
     def rows(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.read_lines()] if self.path.exists() else []
+        return [row for _, row in self._parse()[0]] if self.path.exists() else []
+
+
+class Observation:
+    """Runs the writers of what a run shows besides its checkpoints (sample grids, loss curves, TensorBoard).
+
+    They never stop training: a failure (a full disk, ...) is reported once per kind of output, and the run goes
+    on without it. Checkpoints are not written through here: a checkpoint that cannot be written stops the run.
+    """
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.failed: set[str] = set()
+
+    def attempt(self, what: str, write: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        try:
+            write(*args, **kwargs)
+            return True
+        except Exception as exc:  # noqa: BLE001 - observation output must not end a run
+            self.report(what, exc)
+            return False
+
+    def report(self, what: str, exc: BaseException) -> None:
+        if what in self.failed:
+            return
+        self.failed.add(what)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().split("\n")[0]
+        self.log(f"warning: cannot write {what} ({reason or type(exc).__name__}); training goes on")
+
+
+@contextlib.contextmanager
+def _atomically(path: Path) -> Iterator[Path]:
+    """A temp path (same suffix) renamed onto ``path`` when the block succeeds, removed when it fails."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _panel_of(key: str) -> str:
@@ -82,8 +148,11 @@ def plot_losses(rows: Iterable[dict[str, Any]], path: Path, title: str = "") -> 
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        with _atomically(path) as tmp:
+            fig.savefig(tmp, dpi=90)
+    finally:
+        plt.close(fig)
 
 
 def _to_image(t: Tensor):
@@ -124,8 +193,11 @@ def _save_scatter(samples: dict[str, Tensor], path: Path, title: str, markers: T
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with _atomically(path) as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def _column_title(name: str, captions: tuple[str, ...], chars: int) -> str:
@@ -155,7 +227,8 @@ def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str,
             if scale > 1:
                 img = img.resize((cell_w, cell_h), Image.NEAREST)
             canvas.paste(img, (x, header + pad + r * (cell_h + pad)))
-    canvas.save(path)
+    with _atomically(path) as tmp:
+        canvas.save(tmp)
 
 
 def save_images(images: Tensor, paths: Iterable[Path]) -> None:

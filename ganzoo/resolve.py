@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable
@@ -145,6 +146,10 @@ class _Checker:
         given = {k: v for k, v in spec.items() if k != "name"}
         params = self.params(path, given, entry.params, f"{kind} {entry.name!r}")
         self._valid_at(path, entry.params)
+        for key, value in params.items():
+            if any(isinstance(v, int) and not -2**63 <= v < 2**63 for v in _numbers(value)):
+                raise self.error(f"{path}.{key}", f"{kind} {entry.name!r}: {key} = {value} does not fit in 64 bits",
+                                 hint="no size or count can be that large")
         return Spec(spec["name"], entry.factory, params, entry)
 
     def slots(self, section: str, declared: dict[str, Any], what: str) -> dict[str, Any]:
@@ -164,6 +169,17 @@ class _Checker:
             if slot not in given:
                 raise self.error(section, f"missing {section}.{slot}, required by {what}")
         return given
+
+
+def _numbers(value: Any) -> Iterable[Any]:
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _numbers(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+    else:
+        yield value
 
 
 def _loss_role(factory: Callable) -> type[Loss] | None:
@@ -232,6 +248,19 @@ def _resolve_train(check: _Checker, model_slots: Iterable[str]) -> TrainConfig:
         raise check.error("train.epochs", f"train.epochs must be > 0, got {train.epochs}")
     if not _DEVICE.match(train.device):
         raise check.error("train.device", f"unknown device {train.device!r}", hint="auto, cpu, cuda or cuda:N")
+    for name, low, high in (("threads", 1, 2**16), ("workers", 0, 2**10), ("keep_checkpoints", 0, None),
+                            ("max_skips", 0, None)):
+        value = getattr(train, name)
+        if value is not None and (value < low or (high is not None and value > high)):
+            bound = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise check.error(f"train.{name}", f"train.{name} must be {bound}, got {value}")
+    if not -2**63 <= train.seed < 2**63:
+        raise check.error("train.seed", f"train.seed must fit in 64 bits (-2**63 to 2**63 - 1), got {train.seed}")
+    if train.ema is not None:
+        if not 0.0 <= train.ema.decay <= 1.0:
+            raise check.error("train.ema.decay", f"train.ema.decay must be between 0 and 1, got {train.ema.decay}")
+        if train.ema.start < 0:
+            raise check.error("train.ema.start", f"train.ema.start must be >= 0, got {train.ema.start}")
     _check_quality(check, train)
     return train
 
@@ -279,6 +308,29 @@ def _inside_overrides(recipe: Recipe) -> set[str]:
     return found
 
 
+#: where an optimizer's complaint points: words in torch's message -> the parameter
+_OPTIM_WORDS = {"learning rate": "lr", "beta": "betas", "epsilon": "eps", "eps": "eps", "weight_decay": "weight_decay",
+                "weight decay": "weight_decay", "momentum": "momentum", "dampening": "dampening", "alpha": "alpha"}
+
+
+def _check_optimizer(check: _Checker, path: str, cls: type[torch.optim.Optimizer], params: dict[str, Any]) -> None:
+    """Run the optimizer's own range checks (negative learning rate, betas outside [0, 1), ...) on a dummy
+    parameter, and refuse non-finite numbers, so that --dry-run finds what would otherwise fail at step 1."""
+    for key, value in params.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise check.error(f"{path}.{key}", f"optimizer {cls.__name__}: {key} must be finite, got {value}")
+    device_dependent = ("fused", "foreach", "capturable", "differentiable")
+    try:
+        cls([torch.nn.Parameter(torch.zeros(1))], **{k: v for k, v in params.items() if k not in device_dependent})
+    except ValueError as exc:
+        message = str(exc)
+        key = next((k for word, k in _OPTIM_WORDS.items() if word in message.lower() and k in params), None)
+        raise check.error(f"{path}.{key}" if key else path, f"optimizer {cls.__name__}: {message}") from None
+    except (TypeError, RuntimeError):
+        pass  # not a range problem; building the real optimizer reports it
+
+
 def resolve(recipe: Recipe, registry: Registry) -> Resolved:
     """Validate ``recipe`` against ``registry``: names, parameters, types, slots, groups. No tensors are made."""
     check = _Checker(recipe, registry)
@@ -324,6 +376,7 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
         accepted = parameters(cls, exclude={"params"})
         params = check.params(f"optim.{group}", given, accepted, f"optimizer {cls.__name__}")
         check._valid_at(f"optim.{group}", accepted)
+        _check_optimizer(check, f"optim.{group}", cls, params)
         optim[group] = Spec(cls.__name__, cls, params)
 
     train = _resolve_train(check, list(model_cls.component_slots))

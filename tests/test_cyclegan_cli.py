@@ -191,7 +191,9 @@ def test_unaligned_folder_truncated_image_gives_way_to_the_next(tmp_path):
     data = (root / "trainA" / "0.png").read_bytes()
     (root / "trainA" / "0.png").write_bytes(data[: len(data) // 2])  # header reads, pixels do not
     ds = UnalignedFolder(root=str(root), load_size=20, crop_size=16, flip=False)
-    assert torch.equal(ds[0]["A"], ds[1]["A"])
+    with pytest.warns(RuntimeWarning, match="0.png: image file is truncated; using the next image instead"):
+        assert torch.equal(ds[0]["A"], ds[1]["A"])
+    assert [p.name for p, _ in ds.skipped] == ["0.png"]
     with pytest.raises(DataError, match="0.png"):
         UnalignedFolder(root=str(root), strict=True, load_size=20, crop_size=16)[0]
 

@@ -140,7 +140,8 @@ def test_registry_entry_knows_its_parameters(toy_registry):
     assert params == {"channels": (3, "int"), "width": (4, "int"), "norm": ("none", "'batch' | 'none'"),
                       "dropout": (0.2, "float")}
     model = toy_registry.get("model", "toy_gan")
-    assert [p.name for p in model.params] == ["nan_at", "d_steps", "fail_on_rank"]  # slots are not options
+    # slots are not options
+    assert [p.name for p in model.params] == ["nan_at", "d_steps", "fail_on_rank", "nan_grad_at", "nan_from"]
     dataset = toy_registry.get("dataset", "toy_pairs")
     assert "split" not in [p.name for p in dataset.params]
 

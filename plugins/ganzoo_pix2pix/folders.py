@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from PIL import Image
@@ -10,7 +9,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ganzoo.errors import DataError, SplitNotFound
-from ganzoo.images import PairedTransform, Preprocess, describe_skipped, list_images, open_image, require_dir, screen
+from ganzoo.images import (PairedTransform, Preprocess, describe_skipped, first_decodable, list_images, open_image,
+                           require_dir, screen)
 
 ALIGNED_LAYOUT = "ROOT/train/, ROOT/val/, ROOT/test/ holding images with A and B side by side (A|B), as in the " \
                  "pix2pix facades/maps/edges2shoes releases"
@@ -51,7 +51,8 @@ class _PairedImages(Dataset):
 
     Headers are screened up front (``skipped`` lists what was left out). A file whose header reads but whose
     pixels do not (a truncated download) is only found when loaded: it is then replaced by the next pair and
-    reported with a warning rather than stopping the epoch; ``strict`` makes it an error instead.
+    reported with a warning rather than stopping the epoch. ``strict`` decodes every file up front instead and
+    makes any bad one an error before training starts.
     """
 
     keys = ("A", "B")
@@ -73,27 +74,13 @@ class _PairedImages(Dataset):
         """(A, B) from the decoded files of one item."""
         return images[0], images[1]
 
-    def _decode(self, index: int) -> list[Image.Image] | None:
-        images = []
-        for path in self.items[index]:
-            try:
-                images.append(open_image(path, self.mode))
-            except DataError as exc:
-                if self.strict:
-                    raise
-                self.skipped.append((path, exc.message))
-                warnings.warn(f"{exc.message}; using the next pair instead", RuntimeWarning, stacklevel=3)
-                return None
-        return images
+    def _decode(self, index: int) -> list[Image.Image]:
+        return [open_image(path, self.mode) for path in self.items[index]]
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
-        for attempt in range(min(len(self), 16)):
-            images = self._decode((index + attempt) % len(self))
-            if images is not None:
-                a, b = self.transform(*self.pair(images))
-                return {"A": a, "B": b}
-        raise DataError(f"16 consecutive pairs from index {index} could not be decoded",
-                        hint="check the dataset files, or set data.strict: true to stop at the first bad one")
+        images = first_decodable(index, len(self), self._decode, strict=self.strict, skipped=self.skipped, what="pair")
+        a, b = self.transform(*self.pair(images))
+        return {"A": a, "B": b}
 
 
 class AlignedFolder(_PairedImages):
