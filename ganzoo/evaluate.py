@@ -57,6 +57,7 @@ def evaluate(
     model.eval()
     try:
         with preserved_rng(device):
+            torch.manual_seed(seed)  # models that draw noise at test time (pix2pix's paper mode) score reproducibly
             for batch in tqdm(loader, desc=f"eval ({len(items)} items)", unit="batch", disable=not progress,
                               leave=False):
                 batch = to_device(batch, device, channels_last=False)
