@@ -174,7 +174,7 @@ def test_cyclegan_warns_when_the_identity_weight_loses_its_ratio():
     recipe = ROOT / "recipes" / "cyclegan.yaml"
     from ganzoo.build import build_model
 
-    small = ["components.G_AB={name: resnet, n_blocks: 0, ngf: 2}", "components.G_BA={name: resnet, n_blocks: 0, ngf: 2}"]
+    small = [f"components.{slot}={{name: resnet, n_blocks: 0, ngf: 2}}" for slot in ("G_AB", "G_BA")]
     model = build_model(resolve(load_recipe(recipe, small + ["losses.cycle.weight=20"]), registry))
     assert any("0.5 x the cycle weight" in w and "identity.weight: 10" in w for w in model.warnings())
     model = build_model(resolve(load_recipe(recipe, small), registry))
