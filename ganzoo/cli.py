@@ -49,9 +49,9 @@ def _print_version(ctx: click.Context, _param, value: bool) -> None:
     import torch
 
     click.echo(f"ganzoo {__version__} (torch {torch.__version__}, Python {sys.version.split()[0]})")
-    registry = _registry()
-    seen = sorted({(p.dist, p.version) for p in registry.plugins})
-    click.echo("plugins: " + (", ".join(f"{d} {v}" for d, v in seen) or "none (pip install -e .)"))
+    from .listing import version_line
+
+    click.echo(version_line(_registry()))
     ctx.exit()
 
 
@@ -89,7 +89,7 @@ def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
     if pattern and not entries:
         listing.nothing_matches(registry, kind, pattern)  # an error, with did-you-mean for a misspelt name
     if as_json:
-        click.echo(json.dumps([listing.as_json(e) for e in entries], indent=2))
+        click.echo(json.dumps(listing.list_json(registry, entries), indent=2))
     else:
         click.echo(listing.format_list(registry, entries))
 

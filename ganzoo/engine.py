@@ -535,9 +535,18 @@ class Trainer:
         return None
 
 
-def train(resolved: Resolved, registry: Registry, **kwargs: Any) -> RunResult:
-    """Train a resolved recipe to the end; under torchrun, inside a process group torn down on any exit."""
+def train(resolved: Resolved, registry: Registry, *, out: Path | str | None = None, resume: Path | str | None = None,
+          overwrite: bool = False, progress: bool = True, log: Log | None = None) -> RunResult:
+    """Train a resolved recipe to the end; under torchrun, inside a process group torn down on any exit.
+
+    ``out``: the run directory (default ``runs/<recipe>/<timestamp>``); ``resume``: a run directory or checkpoint
+    to continue; ``overwrite``: start again in an ``out`` that holds a run (deleting it); ``progress``: a progress
+    bar on a terminal; ``log``: where run messages go (default stderr). Returns the run directory, the last step
+    and the end-of-training scores.
+    """
     env = dist.detect()
     device = select_device(dist.device_for(env, resolved.train.device))
     with dist.process_group(env, device):
-        return Trainer(resolved, registry, env=env, **kwargs).fit()
+        return Trainer(resolved, registry, env=env, out=Path(out) if out is not None else None,
+                       resume=Path(resume) if resume is not None else None, overwrite=overwrite, progress=progress,
+                       log=log).fit()

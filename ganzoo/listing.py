@@ -9,12 +9,8 @@ from typing import Any, NoReturn
 
 from .errors import PluginError
 from .hookspecs import KINDS
-from .registry import INSTALL_HINT, Entry, Registry
+from .registry import INSTALL_HINT, Entry, Registry, plural
 from .schema import did_you_mean
-
-
-def plural(kind: str) -> str:
-    return kind + ("es" if kind.endswith("s") else "s")
 
 
 def _short(text: str, width: int = 90) -> str:
@@ -51,8 +47,30 @@ def param_rows(entry: Entry) -> list[dict[str, Any]]:
 
 
 def as_json(entry: Entry) -> dict[str, Any]:
-    return {"kind": entry.kind, "name": entry.name, "plugin": entry.dist, "version": entry.version,
-            "summary": entry.summary, "params": param_rows(entry)}
+    row = {"kind": entry.kind, "name": entry.name, "plugin": entry.dist, "version": entry.version,
+           "summary": entry.summary, "params": param_rows(entry)}
+    if entry.kind == "model":
+        cls = entry.factory
+        while isinstance(cls, functools.partial):
+            cls = cls.func
+        row["contract"] = model_contract(cls)
+    return row
+
+
+def list_json(registry: Registry, entries: list[Entry]) -> dict[str, Any]:
+    """``ganzoo list --json``: the components, and the plugins that failed to load (which provide none)."""
+    return {"components": [as_json(e) for e in entries],
+            "plugin_errors": [{"plugin": p.name, "dist": p.dist, "version": p.version, "errors": p.errors}
+                              for p in registry.problems]}
+
+
+def version_line(registry: Registry) -> str:
+    """``plugins: a 1.0, b 0.2 (failed to load)`` for ``ganzoo --version``."""
+    status: dict[tuple[str, str], bool] = {}
+    for p in registry.plugins:
+        status[(p.dist, p.version)] = status.get((p.dist, p.version), False) or p.module is not None
+    shown = [f"{d} {v}" + ("" if ok else " (failed to load: see `ganzoo plugins`)") for (d, v), ok in sorted(status.items())]
+    return "plugins: " + (", ".join(shown) or "none (pip install -e .)")
 
 
 def select(registry: Registry, kind: str | None, pattern: str | None) -> list[Entry]:
@@ -118,11 +136,40 @@ def format_entry(entry: Entry, extra: str = "") -> str:
     return "\n".join(lines)
 
 
+def model_contract(cls: type) -> dict[str, Any]:
+    """What a model class declares: slots, loss slots and roles, batch keys, optimizer groups, capabilities."""
+    capabilities = [c for c in ("translate", "generate", "evaluation_pairs", "generated_images",
+                                "warnings", "batch_roles") if cls.supports(c)]
+    return {"component_slots": dict(cls.component_slots),
+            "loss_slots": {slot: role.role for slot, role in cls.loss_slots.items()},
+            "batch_keys": list(cls.batch_keys),
+            "optimizer_groups": {g: list(slots) for g, slots in cls.optimizer_groups.items()},
+            "capabilities": capabilities,
+            "loss_capabilities": list(getattr(cls, "loss_capabilities", ())),
+            "conditional": bool(getattr(cls, "conditional", False))}
+
+
+def format_contract(contract: dict[str, Any]) -> str:
+    lines = ["component slots: " + ", ".join(f"{s} ({k})" for s, k in contract["component_slots"].items()),
+             "loss slots:      " + (", ".join(f"{s} ({r} loss)" for s, r in contract["loss_slots"].items()) or "none"),
+             "batch keys:      " + (", ".join(contract["batch_keys"]) or "none"),
+             "optimizer groups: " + "; ".join(f"{g}: {', '.join(s)}" for g, s in contract["optimizer_groups"].items()),
+             "capabilities:    " + (", ".join(contract["capabilities"]) or "none")]
+    if contract["loss_capabilities"]:
+        lines.append("losses it can drive: one-sided and " + ", ".join(contract["loss_capabilities"]))
+    if contract["conditional"]:
+        lines.append("conditional: generate(n, labels=...), `ganzoo sample --label/--labels/--per-class`")
+    return "\n".join(lines)
+
+
 def details(entry: Entry) -> str:
-    """Extra text a component offers about itself (e.g. a PatchGAN's receptive field), via ``details(**params)``."""
+    """Extra text a component offers about itself (e.g. a PatchGAN's receptive field), via ``details(**params)``;
+    for a model, its contract (slots, loss roles, batch keys, optimizer groups, capabilities)."""
     cls = entry.factory
     while isinstance(cls, functools.partial):
         cls = cls.func
+    if entry.kind == "model":
+        return format_contract(model_contract(cls))
     fn = getattr(cls, "details", None)
     if not callable(fn):
         return ""

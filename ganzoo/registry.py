@@ -14,6 +14,11 @@ from .hookspecs import KINDS
 from .plugins import Plugin, get_plugin_manager, load_plugins
 from .schema import Param, did_you_mean, parameters, summary
 
+
+def plural(kind: str) -> str:
+    """``loss`` -> ``losses``, ``generator`` -> ``generators``."""
+    return kind + ("es" if kind.endswith("s") else "s")
+
 INSTALL_HINT = "no plugins found: install ganzoo (pip install -e .)"
 
 
@@ -116,7 +121,7 @@ class Registry:
             where = f" from {dist}" if dist else ""
             raise PluginError(
                 f"unknown {kind} {name!r}{where}{suggestion}",
-                hint=f"see `ganzoo list {kind}` for the {len(known)} registered {kind}s" + self._failed_hint(),
+                hint=f"see `ganzoo list {kind}` for the {len(known)} registered {plural(kind)}" + self._failed_hint(),
             )
         providers = ", ".join(f"{e.dist} {e.version}" for e in candidates)
         qualified = " or ".join(repr(e.qualified_name) for e in candidates)

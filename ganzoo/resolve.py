@@ -6,6 +6,8 @@ import functools
 import inspect
 import math
 import re
+import sys
+import types
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable
 
@@ -169,6 +171,10 @@ class _Checker:
             if slot not in given:
                 raise self.error(section, f"missing {section}.{slot}, required by {what}")
         return given
+
+
+def article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _numbers(value: Any) -> Iterable[Any]:
@@ -358,9 +364,9 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
         wanted = model_cls.loss_slots[slot]
         role = _loss_role(resolved.factory)
         if role is None or not issubclass(role, wanted):
-            got = f"a {role.role} loss" if role else "not a ganzoo loss"
+            got = f"{article(role.role)} {role.role} loss" if role else "not a ganzoo loss"
             raise check.error(f"losses.{slot}.name", f"{resolved.name!r} is {got}; slot {slot!r} of {what} "
-                              f"takes a {wanted.role} loss", hint="see `ganzoo list loss`")
+                              f"takes {article(wanted.role)} {wanted.role} loss", hint="see `ganzoo list loss`")
         losses[slot] = resolved
 
     data = check.component("data", recipe.section("data"), "dataset")
@@ -389,3 +395,14 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
                                   hint="--set train.compile=false (bf16 precision is the CPU/GPU speed-up here)")
     explicit = set(recipe.lines) | set(recipe.overridden) | _inside_overrides(recipe)
     return Resolved(recipe, model, components, losses, data, optim, train, explicit)
+
+
+class _CallableModule(types.ModuleType):
+    """``from ganzoo import resolve`` gives this module once it is imported (Python binds a package's submodules
+    as its attributes); calling it calls :func:`resolve`, so the public API works whichever import came first."""
+
+    def __call__(self, recipe: Recipe, registry: Registry) -> Resolved:
+        return resolve(recipe, registry)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -22,7 +22,7 @@ def installed():
 
 
 def test_listed_and_attributed_to_its_distribution(cli):
-    rows = json.loads(cli("list", "--json").output)
+    rows = json.loads(cli("list", "--json").output)["components"]
     mine = {(r["kind"], r["name"]) for r in rows if r["plugin"] == "ganzoo-example-plugin"}
     assert {("generator", "tiny_translator"), ("dataset", "stripes_pairs")} <= mine
     assert "ganzoo-example-plugin 0.1.0  [example = ganzoo_example]  provides: generator, dataset" in cli(
