@@ -69,7 +69,8 @@ def version_line(registry: Registry) -> str:
     status: dict[tuple[str, str], bool] = {}
     for p in registry.plugins:
         status[(p.dist, p.version)] = status.get((p.dist, p.version), False) or p.module is not None
-    shown = [f"{d} {v}" + ("" if ok else " (failed to load: see `ganzoo plugins`)") for (d, v), ok in sorted(status.items())]
+    failed = " (failed to load: see `ganzoo plugins`)"
+    shown = [f"{d} {v}" + ("" if ok else failed) for (d, v), ok in sorted(status.items())]
     return "plugins: " + (", ".join(shown) or "none (pip install -e .)")
 
 
