@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from .contract import refuse_own_optimizers
 from .data import dataset_keys
 from .device import preserved_rng
 from .errors import GanzooError, RecipeError, SplitNotFound
@@ -67,7 +68,9 @@ def build_model(resolved: Resolved) -> GANModel:
             raise RecipeError(f"{resolved.components[slot].name} did not build a torch.nn.Module "
                               f"(got {type(module).__name__})", where=resolved.recipe.where(f"components.{slot}"))
     parts |= {slot: _build(resolved, f"losses.{slot}", spec) for slot, spec in resolved.losses.items()}
-    return _build(resolved, "model", resolved.model, **parts)
+    model = _build(resolved, "model", resolved.model, **parts)
+    refuse_own_optimizers(model, resolved.model.name)
+    return model
 
 
 def build_dataset(resolved: Resolved, split: str = "train") -> Dataset:

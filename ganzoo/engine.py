@@ -521,8 +521,10 @@ class Trainer:
         batch = to_device(next(self.batches), self.device, self.channels_last)
         self.scheduler.set_step(self.step)
         self.opt.step_index = self.step + 1
+        self.opt.begin()
         with autocast(self.device, self.dtype), self.ddp.active() if self.ddp else contextlib.nullcontext():
             values = self.model.train_step(batch, self.opt, self.step)
+        values = self.opt.end(values)  # the model contract: groups stepped, nothing updated behind their back
         if self.ema is not None:
             self.ema.update(self.step)
         self.step += 1
