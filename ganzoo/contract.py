@@ -118,7 +118,8 @@ def refuse_own_optimizers(model: nn.Module, name: str) -> None:
     """A model (or a component) holding a ``torch.optim.Optimizer``: its updates would escape the engine."""
     for module_name, module in model.named_modules():
         for attr, value in vars(module).items():
-            values = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+            values = (value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple))
+                      else [value])
             if any(isinstance(v, torch.optim.Optimizer) for v in values):
                 where = f"{module_name}.{attr}" if module_name else attr
                 raise ContractError(
