@@ -508,6 +508,8 @@ class Trainer:
         if not self.main:
             return
         try:
+            if failed and self.owner is not None:
+                self.owner.release()  # the lock file must not keep an otherwise empty directory alive
             if failed and discard_if_empty(self.run, self.created):
                 self.log(f"removed {self.run.root}: the run failed before writing a checkpoint or a sample")
             else:
