@@ -11,6 +11,7 @@ state would not be checkpointed, its learning rate not scheduled, its gradients 
 from __future__ import annotations
 
 import contextlib
+import math
 import traceback
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -37,6 +38,7 @@ class StepLedger:
         self.stepped: set[str] = set()
         self.versions: dict[str, int] = {}
         self.inside = False  # True while OptimizerSet.step runs
+        self.completed = 0  # train_steps checked so far
         self.active = False  # between begin() and end(): the engine is running train_step
         self.step_index = 0
 
@@ -62,6 +64,7 @@ class StepLedger:
     def end(self) -> None:
         """After ``train_step``: every required group stepped; no gradients or weight changes left behind."""
         self.active = False
+        self.completed += 1
         self._check_untouched("after its last optimizers.step")
         missing = [g for g in self.required if g not in self.stepped]
         if missing:
@@ -129,6 +132,80 @@ def refuse_own_optimizers(model: nn.Module, name: str) -> None:
                          "train_step gets them as optimizers")
 
 
+def expected_side(params: Mapping[str, Any]) -> int | None:
+    """The image side a dataset's parameters promise (``crop_size``, else ``image_size``), if any."""
+    preprocess = params.get("preprocess")
+    if preprocess == "none":
+        return None
+    if preprocess == "resize":
+        return params.get("load_size") or None
+    for key in ("crop_size", "image_size"):
+        if isinstance(params.get(key), int):
+            return params[key]
+    return None
+
+
+def image_problems(value: Tensor, side: int | None) -> list[str]:
+    """What is wrong with one (C, H, W) image item: HWC layout, dtype, range, size."""
+    if value.dim() != 3:
+        return []  # points (2,), vectors: no image checks
+    problems = []
+    c, h, w = value.shape
+    if c > 4 and w <= 4:
+        return [f"shape {tuple(value.shape)} looks like HWC: images are (C, H, W); use tensor.permute(2, 0, 1)"]
+    if value.dtype != torch.float32:
+        problems.append(f"dtype {value.dtype}: images are float32 in [-1, 1] (x / 127.5 - 1 for uint8)")
+        return problems
+    low, high = float(value.min()), float(value.max())
+    if low < -1 - 1e-4 or high > 1 + 1e-4 or not (math.isfinite(low) and math.isfinite(high)):
+        hint = " (scaled to [0, 1]? use x * 2 - 1)" if low >= 0 and high <= 1 + 1e-4 else ""
+        problems.append(f"values span [{low:.3g}, {high:.3g}], outside [-1, 1]{hint}")
+    if side is not None and (h, w) != (side, side):
+        problems.append(f"size {h}x{w}, but its parameters say {side}x{side} (crop_size / image_size)")
+    return problems
+
+
+def check_batch(batch: Any, keys: Iterable[str], dataset: str, side: int | None = None) -> list[str]:
+    """A collated batch as the model will receive it: a dict holding the model's keys as (N, ...) tensors, images
+    (N, C, H, W) float in [-1, 1]."""
+    if not isinstance(batch, Mapping):
+        return [f"dataset {dataset!r} gave a batch of {type(batch).__name__}: items must be dicts of tensors"]
+    problems = []
+    for key in keys:
+        value = batch.get(key)
+        if value is None:
+            problems.append(f"dataset {dataset!r} gave no {key!r} in its items (they hold {sorted(batch)})")
+        elif not torch.is_tensor(value):
+            problems.append(f"dataset {dataset!r} item[{key!r}] is {type(value).__name__}, not a tensor")
+        elif value.dim() == 4:
+            problems += [f"dataset {dataset!r} item[{key!r}]: {p}" for p in image_problems(value[0], side)]
+    return problems
+
+
+def first_batch(batches: Iterator[Any], resolved: Any) -> Any:
+    """The first batch of a run, blaming the dataset (not the model) for what is wrong with it."""
+    name = resolved.data.name
+    check = f"ganzoo.testing.check_dataset(None, {name!r}, ...) checks its items one by one"
+    with blamed(f"dataset {name!r}", "to give a batch", hint=check):
+        batch = next(batches)
+    problems = check_batch(batch, resolved.model_class.batch_keys, name, expected_side(resolved.data.params))
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ContractError(problems[0] + more, where=resolved.recipe.where("data.name"),
+                            hint=f"fix the dataset's __getitem__; {check}")
+    return batch
+
+
+def blame_model(resolved: Any, what: str = "in its first train_step", active: bool = True):
+    """Name the model (and the plugin line) when ``train_step`` fails where a traceback would point at torch."""
+    if not active:
+        return contextlib.nullcontext()
+    model = resolved.model.name
+    return blamed(f"model {model!r}", what,
+                  hint=f"a bug in the model plugin, or components that do not fit it (see `ganzoo list model {model}`); "
+                       "ganzoo.testing.check_model(recipe) reproduces it with the traceback")
+
+
 def plugin_frame(exc: BaseException) -> str:
     """`` (at file:line)`` of the innermost frame outside torch and ganzoo's core, where a plugin went wrong."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -143,8 +220,8 @@ def blamed(component: str, what: str, hint: str) -> Iterator[None]:
     """Turn an unexpected exception into a :class:`ContractError` naming the component at fault."""
     try:
         yield
-    except GanzooError:
-        raise
+    except (GanzooError, MemoryError, getattr(torch, "OutOfMemoryError", MemoryError)):
+        raise  # already explained, or a matter of sizes, not of the component
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         raise ContractError(f"{component} failed {what}: {type(exc).__name__}: {first}{plugin_frame(exc)}",

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from . import __version__, checkpoint, finite, ownership
+from . import __version__, checkpoint, contract, finite, ownership
 from . import distributed as dist
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
 from .data import Batches, fixed_batch
@@ -520,11 +520,14 @@ class Trainer:
     def _one_step(self) -> tuple[str, float] | None:
         """One training step; returns a non-finite scalar ``(name, value)`` when ``on_nan: stop``, else None."""
         start = time.perf_counter()
-        batch = to_device(next(self.batches), self.device, self.channels_last)
+        first = not self.opt.ledger.completed  # a first step's failure names the dataset or the model at fault
+        batch = contract.first_batch(self.batches, self.resolved) if first else next(self.batches)
+        batch = to_device(batch, self.device, self.channels_last)
         self.scheduler.set_step(self.step)
         self.opt.step_index = self.step + 1
         self.opt.begin()
-        with autocast(self.device, self.dtype), self.ddp.active() if self.ddp else contextlib.nullcontext():
+        with autocast(self.device, self.dtype), self.ddp.active() if self.ddp else contextlib.nullcontext(), \
+                contract.blame_model(self.resolved, active=first):
             values = self.model.train_step(batch, self.opt, self.step)
         values = self.opt.end(values)  # the model contract: groups stepped, nothing updated behind their back
         if self.ema is not None:

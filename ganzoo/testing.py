@@ -30,6 +30,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from .contract import expected_side, image_problems
 from .errors import ContractError
 from .hookspecs import KINDS
 from .plugins import GROUP, Plugin, get_plugin_manager, register_plugin
@@ -331,7 +332,7 @@ def check_dataset(plugin: object | Registry | None, name: str, *, split: str = "
             problems.append(f"items carry keys {undeclared} that `keys` {tuple(declared)} does not declare")
         if missing:
             problems.append(f"items lack the declared keys {missing}")
-    side = _expected_side(full)
+    side = expected_side(full)
     classes = getattr(data, "num_classes", None)
     for key, value in first.items():
         if not torch.is_tensor(value):
@@ -341,7 +342,7 @@ def check_dataset(plugin: object | Registry | None, name: str, *, split: str = "
             if classes is not None and not all(0 <= int(item[key]) < classes for item in items):
                 problems.append(f"item[{key!r}] holds labels outside 0..{classes - 1} (num_classes = {classes})")
             continue
-        problems += [f"item[{key!r}]: {p}" for p in _image_problems(value, side)]
+        problems += [f"item[{key!r}]: {p}" for p in image_problems(value, side)]
         images = [item[key] for item in items if torch.is_tensor(item.get(key))]
         if value.dim() == 3 and value.is_floating_point() and all(float(t.min()) >= 0 for t in images) \
                 and any(float(t.max()) > 0.5 for t in images):
@@ -361,39 +362,6 @@ def check_dataset(plugin: object | Registry | None, name: str, *, split: str = "
                             f"randomness from torch's global RNG (the engine seeds it per sample)")
     _raise_if(subject, problems)
     return first
-
-
-def _expected_side(params: Mapping[str, Any]) -> int | None:
-    preprocess = params.get("preprocess")
-    if preprocess == "none":
-        return None
-    if preprocess == "resize":
-        return params.get("load_size") or None
-    for key in ("crop_size", "image_size"):
-        if isinstance(params.get(key), int):
-            return params[key]
-    return None
-
-
-def _image_problems(value: Any, side: int | None) -> list[str]:
-    import torch
-
-    if value.dim() != 3:
-        return []  # points (2,), vectors: no image checks
-    problems = []
-    c, h, w = value.shape
-    if c > 4 and w <= 4:
-        return [f"shape {tuple(value.shape)} looks like HWC: images are (C, H, W); use tensor.permute(2, 0, 1)"]
-    if value.dtype != torch.float32:
-        problems.append(f"dtype {value.dtype}: images are float32 in [-1, 1] (x / 127.5 - 1 for uint8)")
-        return problems
-    low, high = float(value.min()), float(value.max())
-    if low < -1 - 1e-4 or high > 1 + 1e-4 or not (math.isfinite(low) and math.isfinite(high)):
-        hint = " (scaled to [0, 1]? use x * 2 - 1)" if low >= 0 and high <= 1 + 1e-4 else ""
-        problems.append(f"values span [{low:.3g}, {high:.3g}], outside [-1, 1]{hint}")
-    if side is not None and (h, w) != (side, side):
-        problems.append(f"size {h}x{w}, but its parameters say {side}x{side} (crop_size / image_size)")
-    return problems
 
 
 def check_model(recipe: str | Path | Mapping[str, Any], *overrides: str, registry: Registry | None = None,

@@ -142,3 +142,94 @@ def test_the_contract_costs_nothing_measurable(toy_registry, tmp_path):
         ledger.end()
     per_step = (time.perf_counter() - start) / 200
     assert per_step < 1e-3, f"{per_step * 1e6:.0f} us per step"
+
+
+# --dry-run touches data and the model; a first step that fails names the component -----------------------------
+BROKEN_DATA = '''
+import torch
+from ganzoo import hookimpl
+from toy_plugin import ToyPairs
+
+
+class Broken(ToyPairs):
+    """Toy pairs, broken in the way `mistake` says."""
+
+    def __init__(self, *, split: str = "train", size: int = 16, image_size: int = 8, mistake: str = "hwc"):
+        super().__init__(split=split, size=size, image_size=image_size)
+        self.mistake, self.image_size = mistake, image_size
+
+    def __getitem__(self, i):
+        item = super().__getitem__(i)
+        if self.mistake == "hwc":
+            return {k: v.permute(1, 2, 0) for k, v in item.items()}
+        if self.mistake == "size":
+            return {k: torch.nn.functional.pad(v, (1, 1, 1, 1)) for k, v in item.items()}
+        if self.mistake == "missing":
+            return {"A": item["A"]}
+        return item
+
+
+class Crashing(__import__("toy_plugin").ToyGAN):
+    """A model whose step has a bug of its own."""
+
+    def train_step(self, batch, optimizers, step):
+        return self.helper(batch["A"])
+
+    def helper(self, x):
+        return {"G/x": x.sum(dim="nope")}
+
+
+@hookimpl
+def register_datasets(register):
+    register("broken_pairs", Broken)
+
+
+@hookimpl
+def register_models(register):
+    register("crashing", Crashing)
+'''
+
+
+@pytest.fixture
+def broken_installed(plugin_path, toy_installed):
+    plugin_path("ganzoo-broken", {"broken": "broken_data"}, {"broken_data": BROKEN_DATA})
+
+
+@pytest.mark.parametrize("mistake,message", [
+    ("hwc", "dataset 'broken_pairs' item['A']: shape (8, 8, 3) looks like HWC"),
+    ("size", "dataset 'broken_pairs' item['A']: size 10x10, but its parameters say 8x8"),
+    ("missing", "dataset 'broken_pairs' gave no 'B' in its items (they hold ['A'])"),
+])
+def test_dry_run_finds_dataset_mistakes_before_training(broken_installed, toy_recipe, cli, mistake, message):
+    result = cli("run", toy_recipe, "--dry-run", "--set", f"data={{name: broken_pairs, mistake: {mistake}}}")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: --set data (data.name): {message}"), result.output
+    assert "Traceback" not in result.output and "check_dataset" in result.output
+
+
+def test_dry_run_runs_sample_and_one_step_and_restores_the_rng(toy_registry, toy_recipe):
+    from ganzoo.dryrun import dry_run
+    from ganzoo.recipe import load_recipe
+
+    resolved = resolve(load_recipe(toy_recipe), toy_registry)
+    before = torch.get_rng_state()
+    out = dry_run(resolved)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert "checked: a batch of 2 (A (2, 3, 8, 8), B (2, 3, 8, 8)); sample() -> input, output, target; " \
+           "one train_step -> D/loss" in out
+
+
+def test_dry_run_and_a_real_first_step_name_the_failing_model(broken_installed, toy_recipe, cli, tmp_path):
+    for args in (["--dry-run"], ["--out", tmp_path / "run", "--no-progress"]):
+        result = cli("run", toy_recipe, "--set", "model.name=crashing", *args)
+        assert result.exit_code == 1
+        error = next(line for line in result.output.splitlines() if line.startswith("Error:"))
+        assert error.startswith("Error: model 'crashing' failed in its first train_step: TypeError:"), error
+        assert "broken_data.py:" in error  # the plugin's own line, not torch's
+    assert not (tmp_path / "run").exists()  # nothing was written, the directory is gone
+
+
+def test_a_real_first_step_blames_the_dataset(broken_installed, toy_recipe, cli, tmp_path):
+    result = cli("run", toy_recipe, "--set", "data={name: broken_pairs, mistake: hwc}", "--out", tmp_path / "run",
+                 "--no-progress")
+    assert result.exit_code == 1 and "Error: --set data (data.name): dataset 'broken_pairs'" in result.output
