@@ -202,8 +202,8 @@ def blame_model(resolved: Any, what: str = "in its first train_step", active: bo
         return contextlib.nullcontext()
     model = resolved.model.name
     return blamed(f"model {model!r}", what,
-                  hint=f"a bug in the model plugin, or components that do not fit it (see `ganzoo list model {model}`); "
-                       "ganzoo.testing.check_model(recipe) reproduces it with the traceback")
+                  hint=f"a bug in the model plugin, or components that do not fit it (see `ganzoo list model "
+                       f"{model}`); ganzoo.testing.check_model(recipe) reproduces it with the traceback")
 
 
 def plugin_frame(exc: BaseException) -> str:
