@@ -188,6 +188,12 @@ def _numbers(value: Any) -> Iterable[Any]:
         yield value
 
 
+def _unwrapped(factory: Callable) -> Callable:
+    while isinstance(factory, functools.partial):
+        factory = factory.func
+    return factory
+
+
 def _loss_role(factory: Callable) -> type[Loss] | None:
     cls = factory
     while isinstance(cls, functools.partial):
@@ -367,6 +373,14 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
             got = f"{article(role.role)} {role.role} loss" if role else "not a ganzoo loss"
             raise check.error(f"losses.{slot}.name", f"{resolved.name!r} is {got}; slot {slot!r} of {what} "
                               f"takes {article(wanted.role)} {wanted.role} loss", hint="see `ganzoo list loss`")
+        lacking = [need for need in getattr(_unwrapped(resolved.factory), "requires", ())
+                   if need not in getattr(model_cls, "loss_capabilities", ())]
+        if lacking:
+            raise check.error(f"losses.{slot}.name", f"{resolved.name!r} is a {lacking[0]} loss (its terms read real "
+                              f"and fake scores together), which {what} does not support",
+                              hint=f"{what} passes only one-sided scores; its model class would declare "
+                                   f"loss_capabilities = ({lacking[0]!r},) and call adversarial.generator_term("
+                                   f"fake_scores, real_scores)")
         losses[slot] = resolved
 
     data = check.component("data", recipe.section("data"), "dataset")
