@@ -56,7 +56,7 @@ class GANModel(nn.Module):
     #: optimizer groups this model may leave unstepped in some steps (the engine requires the others every step)
     intermittent_groups: ClassVar[tuple[str, ...]] = ()
     #: what its loss slots can drive beyond one-sided terms: ``("pairwise",)`` when ``train_step`` passes real
-    #: scores to ``adversarial.generator_term`` (relativistic losses need it; see :class:`ganzoo.losses.AdversarialLoss`)
+    #: scores to ``adversarial.generator_term`` (relativistic losses need it; see ``ganzoo.losses.AdversarialLoss``)
     loss_capabilities: ClassVar[tuple[str, ...]] = ()
     #: real batches consumed per ``train_step``; the engine concatenates them along dim 0 (e.g. n_critic).
     batches_per_step: int = 1
