@@ -35,6 +35,7 @@ def __getattr__(name: str) -> Any:
     # Heavy modules (torch) load on first use so `ganzoo --help` and `ganzoo list` start fast.
     lazy = {
         "GANModel": ("model", "GANModel"),
+        "Problem": ("model", "Problem"),
         "AdversarialLoss": ("losses", "AdversarialLoss"),
         "ReconstructionLoss": ("losses", "ReconstructionLoss"),
         "Penalty": ("losses", "Penalty"),
@@ -54,5 +55,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
 
 
-__all__ = ["hookimpl", "variant", "GANModel", "AdversarialLoss", "ReconstructionLoss", "Penalty", "Loss",
+__all__ = ["hookimpl", "variant", "GANModel", "Problem", "AdversarialLoss", "ReconstructionLoss", "Penalty", "Loss",
            "build_registry", "load_recipe", "resolve", "train", "load_trained", "save_samples", "__version__"]

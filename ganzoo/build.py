@@ -21,6 +21,10 @@ from .resolve import Resolved, Spec
 def _build(resolved: Resolved, path: str, spec: Spec, **extra: Any) -> Any:
     try:
         return spec.build(**extra)
+    except RecipeError as exc:
+        if exc.where is None:  # a plugin's own recipe error: point at the component's line like ganzoo's own
+            exc.where = resolved.recipe.where(path)
+        raise
     except GanzooError:
         raise
     except ValueError as exc:  # factories reject inconsistent parameter combinations with ValueError

@@ -204,20 +204,39 @@ def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: 
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("-n", "count", default=64, show_default=True, help="Number of samples.")
+@click.option("-n", "count", type=click.IntRange(min=1), help="Number of samples (per class with --label/--labels; "
+              "default 64, or 8 per class).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="An image file (grid) or a folder.")
+@click.option("--label", type=int, help="Class-conditional models: samples of this class.")
+@click.option("--labels", metavar="0,1,2", help="Class-conditional models: one grid row per listed class.")
+@click.option("--per-class", type=click.IntRange(min=1), metavar="K", help="Class-conditional models: K samples "
+              "of every class, one grid row each.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-def sample(checkpoint: Path, count: int, out: Path, seed: int, device: str, overwrite: bool) -> None:
-    """Draw samples from a trained unconditional model (WGAN-GP, DCGAN); never replaces a file unless --overwrite."""
-    from .inference import sample_to
+def sample(checkpoint: Path, count: int | None, out: Path, label: int | None, labels: str | None,
+           per_class: int | None, seed: int, device: str, overwrite: bool) -> None:
+    """Draw samples from a trained generative model (WGAN-GP, DCGAN, class-conditional plugins); grids of a
+    conditional model have one row per class, titled. Never replaces a file unless --overwrite."""
+    from .inference import class_labels, sample_by_class, sample_to
     from .trained import load_trained
 
+    if sum(x is not None for x in (label, labels, per_class)) > 1:
+        raise GanzooError("give one of --label, --labels and --per-class")
+    try:
+        wanted = [int(x) for x in labels.split(",") if x.strip()] if labels is not None else None
+    except ValueError:
+        raise GanzooError(f"--labels {labels!r}: class indices separated by commas, e.g. --labels 0,1,2") from None
     dev = _device(device)
-    paths = sample_to(load_trained(checkpoint, _registry(), dev), count, out, device=dev, seed=seed,
-                      overwrite=overwrite)
-    click.echo(f"wrote {count} sample(s) to {out if len(paths) > 1 else paths[0]}")
+    trained = load_trained(checkpoint, _registry(), dev)
+    classes = class_labels(trained, label, wanted, per_class)
+    if classes is None:
+        paths = sample_to(trained, count or 64, out, device=dev, seed=seed, overwrite=overwrite)
+        click.echo(f"wrote {count or 64} sample(s) to {out if len(paths) > 1 else paths[0]}")
+        return
+    each = per_class or count or 8
+    paths = sample_by_class(trained, classes, each, out, device=dev, seed=seed, overwrite=overwrite)
+    click.echo(f"wrote {each} sample(s) of each of {len(classes)} class(es) to {out if len(paths) > 1 else paths[0]}")
 
 
 @cli.command("eval")

@@ -29,7 +29,7 @@ from .ema import EMA
 from .errors import GanzooError, NonFinite, NonFiniteLoss
 from .evaluate import evaluate, results_table
 from .fidelity import is_distribution_metric
-from .flow import column_titles, describe_flow
+from .flow import column_titles, describe_flow, row_labels
 from .hints import speed_hints
 from .images import describe_skipped
 from .optim import OptimizerSet, Scheduler, make_optimizer
@@ -319,7 +319,8 @@ class Trainer:
         self.observe.attempt("sample grids", save_samples, samples, self.run.samples / f"step_{self.step:07d}.png",
                              title=f"{self.resolved.recipe.name}  step {self.step}",
                              markers=getattr(self.train_data, "modes", None),
-                             captions=column_titles(self.model, self.train_data))
+                             captions=column_titles(self.model, self.train_data),
+                             row_labels=row_labels(self.model, self.fixed, self.train_data))
         if quality:
             row = {"step": self.step, **{f"quality/{k}": float(v) for k, v in quality.items()}}
             self.metrics.write(row)

@@ -139,7 +139,7 @@ def format_entry(entry: Entry, extra: str = "") -> str:
 
 def model_contract(cls: type) -> dict[str, Any]:
     """What a model class declares: slots, loss slots and roles, batch keys, optimizer groups, capabilities."""
-    capabilities = [c for c in ("translate", "generate", "evaluation_pairs", "generated_images",
+    capabilities = [c for c in ("translate", "generate", "evaluation_pairs", "generated_images", "validate",
                                 "warnings", "batch_roles") if cls.supports(c)]
     return {"component_slots": dict(cls.component_slots),
             "loss_slots": {slot: role.role for slot, role in cls.loss_slots.items()},

@@ -461,7 +461,7 @@ def _capability_problems(model: Any, batch: dict) -> tuple[list[str], list[str]]
     import torch
 
     claimed = [c for c in ("translate", "generate", "evaluation_pairs", "generated_images", "batch_roles",
-                           "warnings") if type(model).supports(c)]
+                           "warnings", "validate") if type(model).supports(c)]
     problems: list[str] = []
 
     def attempt(name: str, fn: Callable[[], list[str]]) -> None:
