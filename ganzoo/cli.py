@@ -76,6 +76,10 @@ def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
 
     registry = _registry()
     kind = listing.parse_kind(kind) if kind else None
+    if kind == "recipe":
+        rows = listing.recipe_rows(registry, pattern)
+        click.echo(json.dumps(rows, indent=2) if as_json else listing.format_recipes(rows))
+        return
     if kind and pattern:
         exact = [e for e in registry.entries(kind) if pattern in (e.name, e.qualified_name)]
         if len(exact) > 1 and ":" not in pattern:
@@ -116,14 +120,18 @@ def plugins(as_json: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], out: Path | None, resume: str | None,
         overwrite: bool, dry_run: bool, no_progress: bool) -> None:
-    """Train a recipe: `ganzoo run recipes/pix2pix.yaml --set train.steps=200`."""
+    """Train a recipe: `ganzoo run recipes/pix2pix.yaml --set train.steps=200`.
+
+    RECIPE is a recipe file, or the name of a recipe an installed plugin ships (`ganzoo list recipe`)."""
     from .recipe import load_recipe, stray_words
     from .resolve import resolve
     from .rundir import recipe_name
 
     stray_words(ctx.args, overrides)
-    loaded = load_recipe(recipe, overrides, name=recipe_name(recipe))
     registry = _registry()
+    if not recipe.exists() and "/" not in str(recipe) and recipe.suffix not in (".yaml", ".yml"):
+        recipe = registry.recipe(str(recipe)).path  # a recipe an installed plugin ships (`ganzoo list recipe`)
+    loaded = load_recipe(recipe, overrides, name=recipe_name(recipe))
     resolved = resolve(loaded, registry)
     if dry_run:
         from .dryrun import dry_run as describe

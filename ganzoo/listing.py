@@ -20,11 +20,32 @@ def _short(text: str, width: int = 90) -> str:
 def parse_kind(word: str) -> str:
     """``generator``/``generators`` -> ``generator``; a clear error for anything else."""
     w = word.lower()
-    for kind in KINDS:
+    kinds = [*KINDS, "recipe"]
+    for kind in kinds:
         if w in (kind, plural(kind)):
             return kind
-    raise PluginError(f"unknown kind {word!r}{did_you_mean(w, list(KINDS) + [plural(k) for k in KINDS])}",
-                      hint=f"kinds: {', '.join(KINDS)}")
+    raise PluginError(f"unknown kind {word!r}{did_you_mean(w, kinds + [plural(k) for k in kinds])}",
+                      hint=f"kinds: {', '.join(kinds)}")
+
+
+def recipe_rows(registry: Registry, pattern: str | None = None) -> list[dict[str, Any]]:
+    """Recipes shipped by installed plugins (``register_recipes``)."""
+    return [{"name": r.name, "plugin": r.dist, "version": r.plugin.version, "path": str(r.path),
+             "summary": r.summary, "run": f"ganzoo run {r.qualified_name}"}
+            for r in sorted(registry.recipe_entries(), key=lambda r: (r.name, r.dist))
+            if not pattern or fnmatch.fnmatch(r.name, pattern) or pattern.lower() in r.name.lower()]
+
+
+def format_recipes(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no installed plugin ships recipes (recipe files: recipes/*.yaml in a checkout)"
+    width = max(len(r["name"]) for r in rows)
+    providers = [f"{r['plugin']} {r['version']}" for r in rows]
+    pwidth = max(len(p) for p in providers)
+    lines = ["recipes:"] + [f"  {r['name'].ljust(width)}  {p.ljust(pwidth)}  {_short(r['summary'])}"
+                            for r, p in zip(rows, providers)]
+    return "\n".join(lines + ["run one with `ganzoo run NAME` (or DIST:NAME); `ganzoo list recipe --json` has "
+                              "their paths"])
 
 
 def _matches(entry: Entry, pattern: str | None) -> bool:
@@ -191,7 +212,7 @@ def format_plugins(registry: Registry) -> str:
         return INSTALL_HINT
     lines = []
     for p in sorted(registry.plugins, key=lambda p: p.name):
-        kinds = ", ".join(k for k in KINDS if k in p.kinds) or "nothing"
+        kinds = ", ".join(k for k in [*KINDS, "recipe"] if k in p.kinds) or "nothing"
         lines.append(f"{p.dist} {p.version}  [{p.entry_point}]  provides: {kinds}")
         for err in p.errors:
             lines.append(f"    error: {err}")

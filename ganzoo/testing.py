@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .contract import expected_side, image_problems
 from .errors import ContractError
-from .hookspecs import KINDS
+from .hookspecs import HOOKS, KINDS
 from .plugins import GROUP, Plugin, get_plugin_manager, register_plugin
 from .registry import Entry, Registry, build_registry, reserved_parameters
 from .schema import TypeMismatch, coerce, did_you_mean
@@ -138,7 +138,7 @@ def check_plugin(plugin: object, *, dist: str | None = None) -> Registry:
     modules, name = _modules_of(plugin)
     dist = dist or name
     problems: list[str] = []
-    hooks = set(KINDS.values()) | set(EXTRA_HOOKS)
+    hooks = set(HOOKS)
     for module in modules:
         where = getattr(module, "__name__", repr(module))
         for attr, value in sorted(vars(module).items()):
@@ -156,14 +156,24 @@ def check_plugin(plugin: object, *, dist: str | None = None) -> Registry:
         problems += [f"{p.name}: {error}" for error in p.errors]
     for entry in registry.entries():
         problems += [f"{entry.kind} {entry.name!r}: {p}" for p in _factory_problems(entry)]
-    if not registry.entries() and not getattr(registry, "recipes", None):
+    for recipe in registry.recipe_entries():
+        problems += [f"recipe {recipe.name!r}: {p}" for p in _recipe_problems(recipe.path)]
+    if not registry.entries() and not registry.recipe_entries():
         problems.append(f"{dist} registers no components: implement a hook such as register_generators")
     _raise_if(f"plugin {dist}", problems)
     return registry
 
 
-#: hooks beyond the per-kind component hooks (``register_recipes``), for :func:`check_plugin`
-EXTRA_HOOKS: tuple[str, ...] = ()
+def _recipe_problems(path: Path) -> list[str]:
+    from .recipe import load_recipe
+
+    if not Path(path).is_file():
+        return [f"{path} does not exist: list the recipes as package data (tool.setuptools.package-data)"]
+    try:
+        load_recipe(path)
+    except Exception as exc:  # noqa: BLE001 - reported
+        return [f"{path} does not parse: {exc}"]
+    return []
 
 
 def _factory_problems(entry: Entry) -> list[str]:

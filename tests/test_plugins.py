@@ -212,3 +212,28 @@ def test_init_weights_norm_scales_follow_the_scheme():
         scale = net[1].weight.detach()
         assert abs(scale.mean().item() - 1) < 0.01 and abs(scale.std().item() - spread) < 0.005, scheme
         assert (scale > 0).all()  # N(1, 1) would have flipped ~16% of the channels
+
+
+RECIPES = """
+from pathlib import Path
+from ganzoo import hookimpl
+
+@hookimpl
+def register_recipes(register):
+    register("shipped", Path(__file__).parent / "shipped.yaml")
+"""
+
+
+def test_recipes_from_plugins_are_listed_and_run_by_name(plugin_path, toy_installed, cli, tmp_path):
+    from conftest import TOY_RECIPE
+
+    root = plugin_path("ganzoo-recipes", {"recipes": "recipes_mod"}, {"recipes_mod": RECIPES})
+    (root / "shipped.yaml").write_text("# the toy recipe, shipped by a plugin\n" + TOY_RECIPE)
+    line = next(x for x in cli("list", "recipe").output.splitlines() if "shipped " in x)
+    assert line.split()[:3] == ["shipped", "ganzoo-recipes", "0.1.0"] and line.endswith("shipped by a plugin")
+    assert "provides: recipe" in cli("plugins").output
+    row = next(r for r in json.loads(cli("list", "recipes", "--json").output) if r["name"] == "shipped")
+    assert row["path"] == str(root / "shipped.yaml") and row["run"] == "ganzoo run ganzoo-recipes:shipped"
+    result = cli("run", "ganzoo-recipes:shipped", "--out", tmp_path / "run", "--no-progress", "--set", "train.steps=1")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run/checkpoints/last.pt").exists()

@@ -8,7 +8,7 @@ import torch
 import ganzoo_example
 from ganzoo.testing import check_component, conformance_tests, registry_from
 
-RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "example_pix2pix.yaml"
+RECIPE = Path(ganzoo_example.__file__).parent / "recipes" / "example_pix2pix.yaml"
 
 # ganzoo's conformance kit, one line: the hooks and signatures, the dataset's items, and a real 2-step run of the
 # recipe with sampling, a checkpoint round trip and an exact resume.
