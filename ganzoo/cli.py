@@ -290,6 +290,20 @@ def eval_cmd(target: Path, metrics: str | None, count: int | None, real: Path | 
     click.echo(f"written {path}")
 
 
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--kinds", default="generator,discriminator,dataset,model", show_default=True,
+              help="Components to write: any of generator, discriminator, dataset, model, loss.")
+@click.option("--dir", "where", default=".", type=click.Path(path_type=Path), help="Where to create NAME/.")
+def new_plugin(name: str, kinds: str, where: Path) -> None:
+    """Write a pip-installable plugin package: one component per kind, a recipe, conformance tests."""
+    from .template import new_plugin as write
+
+    root = write(name, where, tuple(k.strip() for k in kinds.split(",") if k.strip()))
+    click.echo(f"wrote {root}: cd {root} && pip install -e '.[test]' && pytest && ganzoo run "
+               f"{root.name.replace('-', '_').removeprefix('ganzoo_')}")
+
+
 @cli.group()
 def inception() -> None:
     """The TF Inception-v3 weights behind FID/KID: where they are, and how to get them offline."""
