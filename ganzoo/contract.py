@@ -32,7 +32,9 @@ class StepLedger:
     """Per-step bookkeeping of an :class:`~ganzoo.optim.OptimizerSet` (see the module docstring)."""
 
     def __init__(self, model: nn.Module, params: Mapping[str, list[nn.Parameter]]):
-        self.model_name = type(model).__name__
+        cls = type(model)
+        # ClassName (its plugin's top-level module): says whose step broke the contract
+        self.model_name = f"{cls.__name__}" + (f" ({cls.__module__.split('.')[0]})" if cls.__module__ else "")
         self.params = params
         self.required = [g for g in params if g not in set(getattr(model, "intermittent_groups", ()))]
         self.stepped: set[str] = set()
@@ -70,7 +72,7 @@ class StepLedger:
         if missing:
             group = missing[0]
             raise ContractError(
-                f"{self.model_name}.train_step did not step optimizer group {group!r} in step {self.step_index}: "
+                f"{self.model_name}: train_step did not step optimizer group {group!r} in step {self.step_index}: "
                 f"its parameters would never train",
                 hint=f"call optimizers.step({group!r}, loss) in every train_step; a model that updates a group only "
                      f"on some steps declares intermittent_groups = ({group!r},)")
@@ -79,12 +81,12 @@ class StepLedger:
         for group, params in self.params.items():
             if any(p.grad is not None for p in params):
                 raise ContractError(
-                    f"{self.model_name}.train_step left gradients on group {group!r}'s parameters {when} in step "
+                    f"{self.model_name}: train_step left gradients on group {group!r}'s parameters {when} in step "
                     f"{self.step_index}: a backward() outside optimizers.step",
                     hint=f"do not call loss.backward() yourself; {STEP_HINT}")
             if _versions(params) != self.versions.get(group):
                 raise ContractError(
-                    f"{self.model_name}.train_step changed the weights of group {group!r} outside optimizers.step "
+                    f"{self.model_name}: train_step changed the weights of group {group!r} outside optimizers.step "
                     f"({when}, step {self.step_index})",
                     hint=f"{STEP_HINT}; a constraint on weights (clipping, projection) belongs in a "
                          "torch.nn.utils.parametrize parametrization of the network")
@@ -93,7 +95,7 @@ class StepLedger:
         """A step pre-hook refusing ``optimizers[group].step()`` called by the model itself."""
         def hook(optimizer, args, kwargs):
             if self.active and not self.inside:
-                raise ContractError(f"{self.model_name}.train_step called optimizers[{group!r}].step() itself "
+                raise ContractError(f"{self.model_name}: train_step called optimizers[{group!r}].step() itself "
                                     f"(step {self.step_index})", hint=STEP_HINT)
         return hook
 
@@ -102,17 +104,17 @@ def check_returned(values: Any, model_name: str) -> Mapping[str, Any]:
     """``train_step``'s return: a mapping of ``group/term`` names to scalar tensors or numbers."""
     fix = "values must be scalar tensors or floats named group/term (e.g. {'D/real': d_real.detach()})"
     if not isinstance(values, Mapping):
-        raise ContractError(f"{model_name}.train_step returned {type(values).__name__}, not a mapping", hint=fix)
+        raise ContractError(f"{model_name}: train_step returned {type(values).__name__}, not a mapping", hint=fix)
     for key, value in values.items():
         if not isinstance(key, str) or "/" not in key.strip("/"):
-            raise ContractError(f"{model_name}.train_step returned the name {key!r}: names are group/term",
+            raise ContractError(f"{model_name}: train_step returned the name {key!r}: names are group/term",
                                 hint=fix)
         if isinstance(value, Tensor):
             if value.numel() != 1:
-                raise ContractError(f"{model_name}.train_step returned {key!r} with shape {tuple(value.shape)}",
+                raise ContractError(f"{model_name}: train_step returned {key!r} with shape {tuple(value.shape)}",
                                     hint=fix)
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ContractError(f"{model_name}.train_step returned {key!r} as {type(value).__name__} {value!r}",
+            raise ContractError(f"{model_name}: train_step returned {key!r} as {type(value).__name__} {value!r}",
                                 hint=fix)
     return values
 
@@ -186,7 +188,7 @@ def first_batch(batches: Iterator[Any], resolved: Any) -> Any:
     """The first batch of a run, blaming the dataset (not the model) for what is wrong with it."""
     name = resolved.data.name
     check = f"ganzoo.testing.check_dataset(None, {name!r}, ...) checks its items one by one"
-    with blamed(f"dataset {name!r}", "to give a batch", hint=check):
+    with blamed(f"dataset {name!r}{_provider(resolved.data)}", "to give a batch", hint=check):
         batch = next(batches)
     problems = check_batch(batch, resolved.model_class.batch_keys, name, expected_side(resolved.data.params))
     if problems:
@@ -196,12 +198,17 @@ def first_batch(batches: Iterator[Any], resolved: Any) -> Any:
     return batch
 
 
+def _provider(spec: Any) -> str:
+    entry = getattr(spec, "entry", None)
+    return f" from {entry.dist}" if entry is not None else ""
+
+
 def blame_model(resolved: Any, what: str = "in its first train_step", active: bool = True):
     """Name the model (and the plugin line) when ``train_step`` fails where a traceback would point at torch."""
     if not active:
         return contextlib.nullcontext()
     model = resolved.model.name
-    return blamed(f"model {model!r}", what,
+    return blamed(f"model {model!r}{_provider(resolved.model)}", what,
                   hint=f"a bug in the model plugin, or components that do not fit it (see `ganzoo list model "
                        f"{model}`); ganzoo.testing.check_model(recipe) reproduces it with the traceback")
 

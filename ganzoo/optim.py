@@ -98,7 +98,7 @@ class OptimizerSet:
     def step(self, group: str, loss: Tensor) -> None:
         """Zero the group's gradients, backpropagate ``loss`` into its parameters only, and step it."""
         if group not in self.optimizers:
-            raise ContractError(f"{self.ledger.model_name}.train_step stepped optimizer group {group!r}, which it "
+            raise ContractError(f"{self.ledger.model_name}: train_step stepped optimizer group {group!r}, which it "
                                 f"does not declare", hint=f"its optimizer_groups: {', '.join(self.optimizers)}")
         with self.ledger.stepping(group):
             self._step(group, loss)

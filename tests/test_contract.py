@@ -119,6 +119,8 @@ def test_each_mistake_is_a_named_error(registry, tmp_path, mistake):
     with pytest.raises(ContractError) as err:
         _trainer(registry, mistake, tmp_path).fit()
     assert message in str(err.value) and hint in err.value.hint
+    if mistake != "own_optimizer":  # the class and its plugin's module are named
+        assert str(err.value).startswith(f"{MISTAKES[mistake][0].__name__} (test_contract): train_step ")
 
 
 def test_a_declared_intermittent_group_may_skip_steps(registry, tmp_path):
@@ -224,7 +226,8 @@ def test_dry_run_and_a_real_first_step_name_the_failing_model(broken_installed, 
         result = cli("run", toy_recipe, "--set", "model.name=crashing", *args)
         assert result.exit_code == 1
         error = next(line for line in result.output.splitlines() if line.startswith("Error:"))
-        assert error.startswith("Error: model 'crashing' failed in its first train_step: TypeError:"), error
+        assert error.startswith("Error: model 'crashing' from ganzoo-broken failed in its first train_step: "
+                                "TypeError:"), error
         assert "broken_data.py:" in error  # the plugin's own line, not torch's
     assert not (tmp_path / "run").exists()  # nothing was written, the directory is gone
 
