@@ -178,9 +178,10 @@ def _device(spec: str):
 @click.option("--half", type=click.Choice(["A", "B"]),
               help="Translate the left (A) or right (B) half of side-by-side A|B pair images.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--seed", default=0, show_default=True, help="Seed of test-time noise (pix2pix's paper mode: dropout).")
 @click.option("--no-progress", is_flag=True)
 def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: str | None, device: str,
-              batch_size: int, resize: bool, half: str | None, overwrite: bool, no_progress: bool) -> None:
+              batch_size: int, resize: bool, half: str | None, overwrite: bool, seed: int, no_progress: bool) -> None:
     """Translate image files/folders with a trained image-to-image model; one output per input, same name.
 
     Outputs keep each input's size (the networks are fully convolutional); --resize runs them at the training
@@ -196,7 +197,7 @@ def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: 
                           hint="for unconditional models use `ganzoo sample`")
     direction = direction or trained.model.directions[0]
     report = translate_files(trained, inputs, out, direction, device=dev, batch_size=batch_size,
-                             progress=not no_progress, resize=resize, half=half, overwrite=overwrite)
+                             progress=not no_progress, resize=resize, half=half, overwrite=overwrite, seed=seed)
     click.echo(f"translated {len(report.written)} image(s) {direction} into {out}")
     if report.paired:
         source = direction.split("to")[0]
@@ -302,6 +303,67 @@ def new_plugin(name: str, kinds: str, where: Path) -> None:
     root = write(name, where, tuple(k.strip() for k in kinds.split(",") if k.strip()))
     click.echo(f"wrote {root}: cd {root} && pip install -e '.[test]' && pytest && ganzoo run "
                f"{root.name.replace('-', '_').removeprefix('ganzoo_')}")
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The ganzoo checkpoint to write.")
+@click.option("--train-opt", type=click.Path(path_type=Path), help="The reference's train_opt.txt (default: the one "
+              "in PATH when PATH is its checkpoint directory).")
+@click.option("--model", help="pix2pix or cyclegan (default: train_opt.txt's, else from the file names).")
+@click.option("--netG", "netG", help="unet_128, unet_256, resnet_6blocks, resnet_9blocks.")
+@click.option("--netD", "netD", help="basic, n_layers or pixel.")
+@click.option("--n-layers-D", "n_layers_D", type=int)
+@click.option("--ngf", type=int)
+@click.option("--ndf", type=int)
+@click.option("--norm", type=click.Choice(["batch", "instance", "none"]))
+@click.option("--no-dropout", "no_dropout", is_flag=True, default=None, help="The generator was built without dropout.")
+@click.option("--input-nc", "input_nc", type=int)
+@click.option("--output-nc", "output_nc", type=int)
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]))
+@click.option("--eval", "eval_mode", is_flag=True, default=None,
+              help="pix2pix: test in eval mode (running statistics, no dropout) instead of the paper's test mode.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+def import_cmd(path: Path, out: Path, train_opt: Path | None, model: str | None, overwrite: bool,
+               eval_mode: bool | None, **flags) -> None:
+    """Make a ganzoo checkpoint from the reference pix2pix/CycleGAN implementation's latest_net_*.pth files.
+
+    PATH is one file (latest_net_G.pth) or the reference's checkpoint directory (every latest_net_*.pth in it,
+    and its train_opt.txt). The checkpoint works with translate, eval, and train.init_from (fine-tuning).
+    """
+    from .checkpoint import save
+    from .inference import refuse_existing
+    from .junyanz import import_reference
+
+    refuse_existing([out], overwrite)
+    result = import_reference(path, _registry(), train_opt=train_opt, model=model,
+                              flags=flags | {"eval": eval_mode})
+    for note in result.notes:
+        click.echo(note, err=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save(result.checkpoint, out)
+    click.echo(f"wrote {out}")
+
+
+@cli.command("export")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["junyanz"]), required=True,
+              help="junyanz: the reference pix2pix/CycleGAN implementation (latest_net_*.pth, train_opt.txt).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace existing files in --out.")
+def export_cmd(checkpoint: Path, fmt: str, out: Path, overwrite: bool) -> None:
+    """Write a ganzoo checkpoint's networks in another implementation's format."""
+    from .junyanz import export_reference
+    from .trained import load_trained
+
+    import torch
+
+    trained = load_trained(checkpoint, _registry(), torch.device("cpu"))
+    paths, notes = export_reference(trained.model, trained.resolved.to_dict(), trained.resolved.model_class, out,
+                                    overwrite=overwrite)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {', '.join(p.name for p in paths)} into {out}")
 
 
 @cli.group()

@@ -50,3 +50,4 @@ class TrainConfig:
     max_skips: int = 50  # on_nan: skip fails the run when more updates than this were skipped
     tensorboard: bool = True  # also log to TensorBoard when it is installed
     sync_batchnorm: bool = False  # distributed runs: convert batch norms to SyncBatchNorm
+    init_from: str | None = None  # start from this checkpoint's weights (fine-tuning); optimizers start fresh

@@ -40,7 +40,8 @@ from .progress import ProgressLines, interactive
 from .report import (MetricsLog, MetricsWindow, Observation, as_float, plot_losses, save_samples,
                      tensorboard_writer)
 from .resolve import Resolved
-from .resume import check_resumable, data_position
+from .resume import check_resumable, check_training_state, data_position
+from .warmstart import init_from
 from .rundir import (RunDir, dirs_to_create, discard_if_empty, manifest, new_run_dir, read_json, set_status,
                      with_history, write_json)
 
@@ -141,6 +142,8 @@ class Trainer:
         check_batch_keys(resolved, self.train_data)
         self.test_data = build_optional_split(resolved, "test")
         self.model = build_model(resolved)
+        if cfg.init_from and resume is None:
+            self.log(init_from(self.model, cfg.init_from))
         self.counts = parameter_counts(self.model)
         self._prepare_model()
         if env.enabled:
@@ -217,6 +220,7 @@ class Trainer:
         write_json(self.run.manifest, with_history(info, read_json(self.run.manifest), self.step))
 
     def _restore(self, state: dict[str, Any], source: Path) -> None:
+        check_training_state(state, source)
         notes = check_resumable(state["recipe"], self.resolved.to_dict(), source)
         try:
             self.model.load_state_dict(state["model"])

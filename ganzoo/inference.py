@@ -124,6 +124,7 @@ def translate_files(
     resize: bool = False,
     half: str | None = None,
     overwrite: bool = False,
+    seed: int = 0,
 ) -> TranslateReport:
     """Translate every input image; one output per input, same file name, under ``out``.
 
@@ -148,6 +149,7 @@ def translate_files(
     multiple = size_multiple(model, model.component_slots, (height, width))
     dtype = trained_dtype(trained, device)
     report = TranslateReport()
+    torch.manual_seed(seed)  # noise a model draws at test time (pix2pix's paper mode: dropout) is reproducible
     bar = tqdm(total=len(pairs), unit="img", disable=not progress, desc=f"translate {direction}")
     for chunk in _batches(pairs, batch_size):
         by_size: dict[tuple[int, int], list[tuple[Tensor, Path]]] = {}

@@ -26,6 +26,14 @@ def _plain(x: Any) -> Any:
     return [_plain(v) for v in x] if isinstance(x, (list, tuple)) else x
 
 
+def check_training_state(state: dict, source: Path) -> None:
+    """An imported checkpoint holds weights only (no optimizers, data position or random streams)."""
+    if state.get("imported") and "optimizers" not in state:
+        raise CheckpointError(f"{source} was imported ({state['imported'].get('from', 'another implementation')}): "
+                              f"it holds weights, not a run to resume",
+                              hint=f"start a run from its weights: --set train.init_from={source}")
+
+
 def check_resumable(saved: dict, current: dict, source: Path) -> list[str]:
     """Error if the architecture or the optimizers differ from the checkpoint's; return the harmless changes."""
     fatal = []

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from ganzoo import GANModel
 from ganzoo.losses import AdversarialLoss, ReconstructionLoss, real_scores
 
+from .junyanz import CycleGANReference
 from .pool import ImagePool
 
 
@@ -25,6 +26,7 @@ class CycleGAN(GANModel):
     optimizer_groups = {"G": ("G_AB", "G_BA"), "D": ("D_A", "D_B")}
     directions = ("AtoB", "BtoA")
     loss_capabilities = ("pairwise",)  # relativistic losses: the G step passes real scores
+    junyanz = CycleGANReference()  # ganzoo import/export: the reference implementation's names
 
     def __init__(
         self,
@@ -109,6 +111,16 @@ class CycleGAN(GANModel):
 
     def generated_images(self, batch):
         return {"AtoB": self.G_AB(batch["A"]), "BtoA": self.G_BA(batch["B"])}
+
+    def warnings(self) -> list[str]:
+        """The paper's identity weight is relative (0.5 x the cycle weight): say so when the two drifted apart, as
+        when ``losses.cycle.weight`` changed and ``losses.identity.weight`` did not."""
+        identity, cycle = self.identity.weight, self.cycle.weight
+        if identity <= 0 or cycle <= 0 or identity == 0.5 * cycle:
+            return []
+        return [f"losses.identity.weight {identity:g} is {identity / cycle:g} x losses.cycle.weight {cycle:g}; the "
+                f"paper's identity weight is relative (0.5 x the cycle weight): set losses.identity.weight: "
+                f"{0.5 * cycle:g} to keep its balance, or 0 to drop the identity term"]
 
     def fidelity_sets(self):
         """Translations of the test split against the split's real images of the target domain (CUT's protocol)."""

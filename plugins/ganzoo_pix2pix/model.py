@@ -10,7 +10,11 @@ from torch import Tensor, nn
 from ganzoo import GANModel
 from ganzoo.losses import AdversarialLoss, ReconstructionLoss, real_scores
 
+from .junyanz import Pix2PixReference
+from .test_mode import paper_forward
+
 Direction = Literal["AtoB", "BtoA"]
+TestMode = Literal["paper", "eval"]
 
 
 class Pix2Pix(GANModel):
@@ -19,6 +23,11 @@ class Pix2Pix(GANModel):
     Each step: D on (source, target) vs (source, G(source).detach()), its loss halved (slows D relative to G);
     then G on the adversarial term plus ``reconstruction.weight`` x the reconstruction term (L1 x100 in the
     paper). ``direction`` picks which image of a pair is the source; the model translates only that way.
+
+    ``test_mode`` is how the generator runs outside training (sample grids, ``translate``, ``eval``): ``eval``
+    uses batch norm's running statistics and no dropout; ``paper`` is the paper's and the reference
+    implementation's default test run: each image normalised by its own statistics, dropout on (seeded draws),
+    running statistics untouched.
     """
 
     component_slots = {"generator": "generator", "discriminator": "discriminator"}
@@ -27,12 +36,16 @@ class Pix2Pix(GANModel):
     optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
     directions = ("AtoB", "BtoA")  # what the class can be trained for; an instance has only its own
     loss_capabilities = ("pairwise",)  # relativistic losses: the G step passes real scores
+    junyanz = Pix2PixReference()  # ganzoo import/export: the reference implementation's names
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, adversarial: AdversarialLoss,
-                 reconstruction: ReconstructionLoss, *, direction: Direction = "AtoB"):
+                 reconstruction: ReconstructionLoss, *, direction: Direction = "AtoB", test_mode: TestMode = "eval"):
         super().__init__()
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
+        if test_mode not in ("paper", "eval"):
+            raise ValueError(f"test_mode must be paper or eval, got {test_mode!r}")
+        self.test_mode = test_mode
         self.generator, self.discriminator = generator, discriminator
         self.adversarial, self.reconstruction = adversarial, reconstruction
         self.direction = direction
@@ -47,6 +60,12 @@ class Pix2Pix(GANModel):
     def batch_roles(self) -> dict[str, str]:
         source, target = ("A", "B") if self.direction == "AtoB" else ("B", "A")
         return {"input": source, "target": target}
+
+    def _generate(self, source: Tensor) -> Tensor:
+        """The generator outside training, in ``test_mode`` (in training: plainly)."""
+        if self.training or self.test_mode == "eval":
+            return self.generator(source)
+        return paper_forward(self.generator, source)
 
     def _judge(self, source: Tensor, image: Tensor) -> Tensor:
         return self.discriminator(torch.cat([source, image], 1))
@@ -69,19 +88,19 @@ class Pix2Pix(GANModel):
 
     def sample(self, batch):
         source, target = self._pair(batch)
-        return {"input": source, "output": self.generator(source), "target": target}
+        return {"input": source, "output": self._generate(source), "target": target}
 
     def translate(self, images: Tensor, direction: str) -> Tensor:
         if direction != self.direction:
             raise ValueError(f"this pix2pix model was trained {self.direction}; it cannot translate {direction}")
-        return self.generator(images)
+        return self._generate(images)
 
     def evaluation_pairs(self, batch):
         source, target = self._pair(batch)
-        return {self.direction: (self.generator(source), target)}
+        return {self.direction: (self._generate(source), target)}
 
     def generated_images(self, batch):
-        return {self.direction: self.generator(self._pair(batch)[0])}
+        return {self.direction: self._generate(self._pair(batch)[0])}
 
     def fidelity_sets(self):
         """Outputs against the split's real targets (the pix2pix/CycleGAN papers' FID protocol)."""
