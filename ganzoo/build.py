@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from .contract import refuse_own_optimizers
 from .data import dataset_keys
 from .device import preserved_rng
 from .errors import GanzooError, RecipeError, SplitNotFound
@@ -20,6 +21,10 @@ from .resolve import Resolved, Spec
 def _build(resolved: Resolved, path: str, spec: Spec, **extra: Any) -> Any:
     try:
         return spec.build(**extra)
+    except RecipeError as exc:
+        if exc.where is None:  # a plugin's own recipe error: point at the component's line like ganzoo's own
+            exc.where = resolved.recipe.where(path)
+        raise
     except GanzooError:
         raise
     except ValueError as exc:  # factories reject inconsistent parameter combinations with ValueError
@@ -67,7 +72,9 @@ def build_model(resolved: Resolved) -> GANModel:
             raise RecipeError(f"{resolved.components[slot].name} did not build a torch.nn.Module "
                               f"(got {type(module).__name__})", where=resolved.recipe.where(f"components.{slot}"))
     parts |= {slot: _build(resolved, f"losses.{slot}", spec) for slot, spec in resolved.losses.items()}
-    return _build(resolved, "model", resolved.model, **parts)
+    model = _build(resolved, "model", resolved.model, **parts)
+    refuse_own_optimizers(model, resolved.model.name)
+    return model
 
 
 def build_dataset(resolved: Resolved, split: str = "train") -> Dataset:

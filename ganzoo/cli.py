@@ -49,9 +49,9 @@ def _print_version(ctx: click.Context, _param, value: bool) -> None:
     import torch
 
     click.echo(f"ganzoo {__version__} (torch {torch.__version__}, Python {sys.version.split()[0]})")
-    registry = _registry()
-    seen = sorted({(p.dist, p.version) for p in registry.plugins})
-    click.echo("plugins: " + (", ".join(f"{d} {v}" for d, v in seen) or "none (pip install -e .)"))
+    from .listing import version_line
+
+    click.echo(version_line(_registry()))
     ctx.exit()
 
 
@@ -76,6 +76,10 @@ def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
 
     registry = _registry()
     kind = listing.parse_kind(kind) if kind else None
+    if kind == "recipe":
+        rows = listing.recipe_rows(registry, pattern)
+        click.echo(json.dumps(rows, indent=2) if as_json else listing.format_recipes(rows))
+        return
     if kind and pattern:
         exact = [e for e in registry.entries(kind) if pattern in (e.name, e.qualified_name)]
         if len(exact) > 1 and ":" not in pattern:
@@ -89,7 +93,7 @@ def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
     if pattern and not entries:
         listing.nothing_matches(registry, kind, pattern)  # an error, with did-you-mean for a misspelt name
     if as_json:
-        click.echo(json.dumps([listing.as_json(e) for e in entries], indent=2))
+        click.echo(json.dumps(listing.list_json(registry, entries), indent=2))
     else:
         click.echo(listing.format_list(registry, entries))
 
@@ -116,14 +120,18 @@ def plugins(as_json: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], out: Path | None, resume: str | None,
         overwrite: bool, dry_run: bool, no_progress: bool) -> None:
-    """Train a recipe: `ganzoo run recipes/pix2pix.yaml --set train.steps=200`."""
+    """Train a recipe: `ganzoo run recipes/pix2pix.yaml --set train.steps=200`.
+
+    RECIPE is a recipe file, or the name of a recipe an installed plugin ships (`ganzoo list recipe`)."""
     from .recipe import load_recipe, stray_words
     from .resolve import resolve
     from .rundir import recipe_name
 
     stray_words(ctx.args, overrides)
-    loaded = load_recipe(recipe, overrides, name=recipe_name(recipe))
     registry = _registry()
+    if not recipe.exists() and "/" not in str(recipe) and recipe.suffix not in (".yaml", ".yml"):
+        recipe = registry.recipe(str(recipe)).path  # a recipe an installed plugin ships (`ganzoo list recipe`)
+    loaded = load_recipe(recipe, overrides, name=recipe_name(recipe))
     resolved = resolve(loaded, registry)
     if dry_run:
         from .dryrun import dry_run as describe
@@ -205,20 +213,39 @@ def translate(checkpoint: Path, inputs: tuple[Path, ...], out: Path, direction: 
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("-n", "count", default=64, show_default=True, help="Number of samples.")
+@click.option("-n", "count", type=click.IntRange(min=1), help="Number of samples (per class with --label/--labels; "
+              "default 64, or 8 per class).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="An image file (grid) or a folder.")
+@click.option("--label", type=int, help="Class-conditional models: samples of this class.")
+@click.option("--labels", metavar="0,1,2", help="Class-conditional models: one grid row per listed class.")
+@click.option("--per-class", type=click.IntRange(min=1), metavar="K", help="Class-conditional models: K samples "
+              "of every class, one grid row each.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-def sample(checkpoint: Path, count: int, out: Path, seed: int, device: str, overwrite: bool) -> None:
-    """Draw samples from a trained unconditional model (WGAN-GP, DCGAN); never replaces a file unless --overwrite."""
-    from .inference import sample_to
+def sample(checkpoint: Path, count: int | None, out: Path, label: int | None, labels: str | None,
+           per_class: int | None, seed: int, device: str, overwrite: bool) -> None:
+    """Draw samples from a trained generative model (WGAN-GP, DCGAN, class-conditional plugins); grids of a
+    conditional model have one row per class, titled. Never replaces a file unless --overwrite."""
+    from .inference import class_labels, sample_by_class, sample_to
     from .trained import load_trained
 
+    if sum(x is not None for x in (label, labels, per_class)) > 1:
+        raise GanzooError("give one of --label, --labels and --per-class")
+    try:
+        wanted = [int(x) for x in labels.split(",") if x.strip()] if labels is not None else None
+    except ValueError:
+        raise GanzooError(f"--labels {labels!r}: class indices separated by commas, e.g. --labels 0,1,2") from None
     dev = _device(device)
-    paths = sample_to(load_trained(checkpoint, _registry(), dev), count, out, device=dev, seed=seed,
-                      overwrite=overwrite)
-    click.echo(f"wrote {count} sample(s) to {out if len(paths) > 1 else paths[0]}")
+    trained = load_trained(checkpoint, _registry(), dev)
+    classes = class_labels(trained, label, wanted, per_class)
+    if classes is None:
+        paths = sample_to(trained, count or 64, out, device=dev, seed=seed, overwrite=overwrite)
+        click.echo(f"wrote {count or 64} sample(s) to {out if len(paths) > 1 else paths[0]}")
+        return
+    each = per_class or count or 8
+    paths = sample_by_class(trained, classes, each, out, device=dev, seed=seed, overwrite=overwrite)
+    click.echo(f"wrote {each} sample(s) of each of {len(classes)} class(es) to {out if len(paths) > 1 else paths[0]}")
 
 
 @cli.command("eval")
@@ -262,6 +289,20 @@ def eval_cmd(target: Path, metrics: str | None, count: int | None, real: Path | 
                             inception=inception, out=out, progress=not no_progress, log=log)
     click.echo(summary(record))
     click.echo(f"written {path}")
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--kinds", default="generator,discriminator,dataset,model", show_default=True,
+              help="Components to write: any of generator, discriminator, dataset, model, loss.")
+@click.option("--dir", "where", default=".", type=click.Path(path_type=Path), help="Where to create NAME/.")
+def new_plugin(name: str, kinds: str, where: Path) -> None:
+    """Write a pip-installable plugin package: one component per kind, a recipe, conformance tests."""
+    from .template import new_plugin as write
+
+    root = write(name, where, tuple(k.strip() for k in kinds.split(",") if k.strip()))
+    click.echo(f"wrote {root}: cd {root} && pip install -e '.[test]' && pytest && ganzoo run "
+               f"{root.name.replace('-', '_').removeprefix('ganzoo_')}")
 
 
 @cli.command("import")

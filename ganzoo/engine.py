@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from . import __version__, checkpoint, finite, ownership
+from . import __version__, checkpoint, contract, finite, ownership
 from . import distributed as dist
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
 from .data import Batches, fixed_batch
@@ -29,7 +29,7 @@ from .ema import EMA
 from .errors import GanzooError, NonFinite, NonFiniteLoss
 from .evaluate import evaluate, results_table
 from .fidelity import is_distribution_metric
-from .flow import column_titles, describe_flow
+from .flow import column_titles, describe_flow, row_labels
 from .hints import speed_hints
 from .images import describe_skipped
 from .optim import OptimizerSet, Scheduler, make_optimizer
@@ -323,7 +323,8 @@ class Trainer:
         self.observe.attempt("sample grids", save_samples, samples, self.run.samples / f"step_{self.step:07d}.png",
                              title=f"{self.resolved.recipe.name}  step {self.step}",
                              markers=getattr(self.train_data, "modes", None),
-                             captions=column_titles(self.model, self.train_data))
+                             captions=column_titles(self.model, self.train_data),
+                             row_labels=row_labels(self.model, self.fixed, self.train_data))
         if quality:
             row = {"step": self.step, **{f"quality/{k}": float(v) for k, v in quality.items()}}
             self.metrics.write(row)
@@ -524,11 +525,16 @@ class Trainer:
     def _one_step(self) -> tuple[str, float] | None:
         """One training step; returns a non-finite scalar ``(name, value)`` when ``on_nan: stop``, else None."""
         start = time.perf_counter()
-        batch = to_device(next(self.batches), self.device, self.channels_last)
+        first = not self.opt.ledger.completed  # a first step's failure names the dataset or the model at fault
+        batch = contract.first_batch(self.batches, self.resolved) if first else next(self.batches)
+        batch = to_device(batch, self.device, self.channels_last)
         self.scheduler.set_step(self.step)
         self.opt.step_index = self.step + 1
-        with autocast(self.device, self.dtype), self.ddp.active() if self.ddp else contextlib.nullcontext():
+        self.opt.begin()
+        with autocast(self.device, self.dtype), self.ddp.active() if self.ddp else contextlib.nullcontext(), \
+                contract.blame_model(self.resolved, active=first):
             values = self.model.train_step(batch, self.opt, self.step)
+        values = self.opt.end(values)  # the model contract: groups stepped, nothing updated behind their back
         if self.ema is not None:
             self.ema.update(self.step)
         self.step += 1
@@ -541,9 +547,18 @@ class Trainer:
         return None
 
 
-def train(resolved: Resolved, registry: Registry, **kwargs: Any) -> RunResult:
-    """Train a resolved recipe to the end; under torchrun, inside a process group torn down on any exit."""
+def train(resolved: Resolved, registry: Registry, *, out: Path | str | None = None, resume: Path | str | None = None,
+          overwrite: bool = False, progress: bool = True, log: Log | None = None) -> RunResult:
+    """Train a resolved recipe to the end; under torchrun, inside a process group torn down on any exit.
+
+    ``out``: the run directory (default ``runs/<recipe>/<timestamp>``); ``resume``: a run directory or checkpoint
+    to continue; ``overwrite``: start again in an ``out`` that holds a run (deleting it); ``progress``: a progress
+    bar on a terminal; ``log``: where run messages go (default stderr). Returns the run directory, the last step
+    and the end-of-training scores.
+    """
     env = dist.detect()
     device = select_device(dist.device_for(env, resolved.train.device))
     with dist.process_group(env, device):
-        return Trainer(resolved, registry, env=env, **kwargs).fit()
+        return Trainer(resolved, registry, env=env, out=Path(out) if out is not None else None,
+                       resume=Path(resume) if resume is not None else None, overwrite=overwrite, progress=progress,
+                       log=log).fit()

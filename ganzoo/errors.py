@@ -27,6 +27,10 @@ class PluginError(GanzooError):
     """A plugin failed to load, or a component name is unknown or ambiguous."""
 
 
+class ContractError(GanzooError):
+    """A plugin breaks ganzoo's plugin contract: a hook, a factory's signature, a dataset's items, a model's step."""
+
+
 class DataError(GanzooError):
     """A dataset cannot be read: missing folder, wrong layout, corrupt files."""
 

@@ -28,3 +28,21 @@ def column_titles(model: Any, dataset: Any) -> dict[str, tuple[str, ...]]:
     """Titles for sample-grid columns named after a role, longest first: the grid uses the first that fits."""
     keys = model.batch_roles() if hasattr(model, "batch_roles") else {}
     return {role: (f"{role}: {what}", f"{role} ({keys[role]})") for role, what in roles(model, dataset).items()}
+
+
+def class_name(index: int, names: Any) -> str:
+    """``3: dress`` with class names, ``3`` without."""
+    if names is not None and 0 <= index < len(names):
+        return f"{index}: {names[index]}"
+    return str(index)
+
+
+def row_labels(model: Any, batch: dict[str, Any], dataset: Any = None) -> list[str] | None:
+    """Row titles for a conditional model's sample grid: the class of each example of the fixed batch."""
+    if not getattr(model, "conditional", False):
+        return None
+    labels = batch.get(getattr(model, "label_key", "label"))
+    if labels is None:
+        return None
+    names = getattr(model, "class_names", None) or getattr(dataset, "class_names", None)
+    return [class_name(int(v), names) for v in labels.reshape(-1).tolist()]

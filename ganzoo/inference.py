@@ -1,4 +1,4 @@
-"""Using a trained model: translate image files, draw unconditional samples."""
+"""Using a trained model: translate image files, draw samples (by class for conditional models)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from tqdm import tqdm
 from .device import autocast
 from .errors import DataError, GanzooError
 from .images import IMAGE_SUFFIXES, from_tensor, list_images, open_image, to_tensor
-from .report import save_grid, save_samples
+from .flow import class_name
+from .report import save_grid, save_labelled_rows, save_samples
 from .trained import Trained, trained_dtype
 
 
@@ -208,5 +209,54 @@ def sample_to(trained: Trained, n: int, out: Path, *, device: torch.device, seed
         paths[0].write_text("\n".join(",".join(f"{v:.6g}" for v in row) for row in samples.tolist()) + "\n")
         return paths
     for image, path in zip(samples, paths):
+        from_tensor(image).save(path)
+    return paths
+
+
+def class_labels(trained: Trained, label: int | None = None, labels: Iterable[int] | None = None,
+                 per_class: int | None = None) -> list[int] | None:
+    """The classes ``ganzoo sample --label/--labels/--per-class`` asks for, checked against the model's classes."""
+    if label is None and labels is None and per_class is None:
+        return None
+    model, name = trained.model, trained.resolved.model.name
+    if not getattr(model, "conditional", False):
+        raise GanzooError(f"model {name!r} is not class-conditional: --label, --labels and --per-class need a "
+                          f"model whose generate() takes labels", hint="drop them: `ganzoo sample RUN -n 64`")
+    classes = getattr(model, "num_classes", None)
+    if not isinstance(classes, int) or classes < 1:
+        raise GanzooError(f"model {name!r} is conditional but does not say its num_classes",
+                          hint="a conditional model sets self.num_classes")
+    chosen = list(range(classes)) if per_class is not None else [label] if label is not None else list(labels)
+    bad = [c for c in chosen if not 0 <= c < classes]
+    if bad:
+        names = getattr(model, "class_names", None) or trained.resolved.dataset_info.get("class_names")
+        shown = ", ".join(class_name(i, names) for i in range(min(classes, 10))) + (", ..." if classes > 10 else "")
+        raise GanzooError(f"class {bad[0]} is out of range: model {name!r} has {classes} classes (0..{classes - 1})",
+                          hint=f"classes: {shown}")
+    return chosen
+
+
+def sample_by_class(trained: Trained, classes: list[int], per_label: int, out: Path, *, device: torch.device,
+                    seed: int = 0, overwrite: bool = False) -> list[Path]:
+    """``per_label`` samples of each class: a grid with one titled row per class (``out`` is an image file), or
+    ``label<k>_<i>.png`` files in the folder ``out``. Existing files are never replaced unless ``overwrite``."""
+    model = trained.model
+    names = getattr(model, "class_names", None) or trained.resolved.dataset_info.get("class_names")
+    torch.manual_seed(seed)
+    rows = []
+    with torch.no_grad(), autocast(device, trained_dtype(trained, device)):
+        for c in classes:
+            labels = torch.full((per_label,), c, dtype=torch.long, device=device)
+            rows.append((class_name(c, names), model.generate(per_label, labels=labels).float().cpu()))
+    out = Path(out)
+    if out.suffix.lower() in IMAGE_SUFFIXES:
+        refuse_existing([out], overwrite)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_labelled_rows(rows, out, title=f"{trained.resolved.recipe.name}: {per_label} per class")
+        return [out]
+    paths = [out / f"label{c}_{i:05d}.png" for c in classes for i in range(per_label)]
+    refuse_existing(paths, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    for path, image in zip(paths, (img for _, images in rows for img in images)):
         from_tensor(image).save(path)
     return paths

@@ -81,9 +81,9 @@ def register_plugin(pm: pluggy.PluginManager, plugin: Plugin, module: object, st
         return
     plugin.module = module
     for caller in pm.get_hookcallers(module) or []:
-        if caller.name in hookspecs.KINDS.values():
+        if caller.name in hookspecs.HOOKS:
             continue
-        message = f"unknown hook {caller.name!r}{did_you_mean(caller.name, hookspecs.KINDS.values())}"
+        message = f"unknown hook {caller.name!r}{did_you_mean(caller.name, hookspecs.HOOKS)}"
         if strict:
             raise pluggy.PluginValidationError(module, f"{plugin.name}: {message}")
         plugin.errors.append(message)

@@ -166,17 +166,47 @@ def _to_image(t: Tensor):
 
 
 def save_samples(samples: dict[str, Tensor], path: Path, title: str = "", markers: Tensor | None = None,
-                 captions: dict[str, tuple[str, ...]] | None = None) -> None:
+                 captions: dict[str, tuple[str, ...]] | None = None, row_labels: list[str] | None = None) -> None:
     """A picture of named samples: an image grid (rows = examples, columns = names) or a 2-D scatter.
 
     ``captions`` gives columns longer titles (``input: right half (B)``), longest first: the first that fits
-    the column's width is used, else the name.
+    the column's width is used, else the name. ``row_labels`` titles each row (e.g. its class).
     """
     first = next(iter(samples.values()))
     if first.dim() == 2:
         _save_scatter(samples, path, title, markers)
     else:
-        _save_image_grid(samples, path, title, captions or {})
+        _save_image_grid(samples, path, title, captions or {}, row_labels)
+
+
+def save_labelled_rows(rows: list[tuple[str, Tensor]], path: Path, title: str = "") -> None:
+    """One row of images per label (``ganzoo sample --per-class``): each row titled, e.g. ``3: dress``."""
+    from PIL import Image, ImageDraw
+
+    h, w = rows[0][1].shape[-2:]
+    scale = max(1, 64 // max(h, w))
+    cell_h, cell_w, pad = h * scale, w * scale, 4
+    label_w = 8 + 6 * max(len(label) for label, _ in rows)
+    header = 16 if title else pad
+    cols = max(len(images) for _, images in rows)
+    canvas = Image.new("RGB", (label_w + cols * (cell_w + pad) + pad, header + len(rows) * (cell_h + pad)), "white")
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((pad, 2), title, fill="black")
+    for r, (label, images) in enumerate(rows):
+        y = header + r * (cell_h + pad)
+        draw.text((pad, y + cell_h // 2 - 5), label, fill="black")
+        for c, image in enumerate(images):
+            canvas.paste(_cell(image, scale), (label_w + c * (cell_w + pad), y))
+    with _atomically(path) as tmp:
+        canvas.save(tmp)
+
+
+def _cell(image: Tensor, scale: int):
+    from PIL import Image
+
+    img = Image.fromarray((_to_image(image) * 255).round().astype("uint8")).convert("RGB")
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
 
 
 def _save_scatter(samples: dict[str, Tensor], path: Path, title: str, markers: Tensor | None) -> None:
@@ -205,7 +235,7 @@ def _column_title(name: str, captions: tuple[str, ...], chars: int) -> str:
 
 
 def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str,
-                     captions: dict[str, tuple[str, ...]]) -> None:
+                     captions: dict[str, tuple[str, ...]], row_labels: list[str] | None = None) -> None:
     """Rows = examples, columns = names, a header line with the names; tiny images are enlarged (nearest)."""
     from PIL import Image, ImageDraw
 
@@ -214,12 +244,16 @@ def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str,
     h, w = next(iter(samples.values())).shape[-2:]
     scale = max(1, 96 // max(h, w))
     cell_h, cell_w, pad, header = h * scale, w * scale, 4, 14 + (14 if title else 0)
-    canvas = Image.new("RGB", (len(names) * (cell_w + pad) + pad, header + rows * (cell_h + pad) + pad), "white")
+    left = 8 + 6 * max(len(label) for label in row_labels[:rows]) if row_labels else 0
+    canvas = Image.new("RGB", (left + len(names) * (cell_w + pad) + pad, header + rows * (cell_h + pad) + pad),
+                       "white")
     draw = ImageDraw.Draw(canvas)
     if title:
         draw.text((pad, 2), title, fill="black")
+    for r, label in enumerate((row_labels or [])[:rows]):
+        draw.text((pad, header + pad + r * (cell_h + pad) + cell_h // 2 - 5), label, fill="black")
     for c, name in enumerate(names):
-        x = pad + c * (cell_w + pad)
+        x = left + pad + c * (cell_w + pad)
         draw.text((x, header - 13), _column_title(name, captions.get(name, ()), max(4, cell_w // 6)), fill="black")
         for r in range(rows):
             arr = (_to_image(samples[name][r]) * 255).round().astype("uint8")

@@ -6,13 +6,15 @@ import functools
 import inspect
 import math
 import re
+import sys
+import types
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable
 
 import torch
 
 from .config import EMAConfig, TrainConfig
-from .errors import PluginError
+from .errors import ContractError, PluginError, RecipeError
 from .losses import Loss, ROLES
 from .recipe import REQUIRED_SECTIONS, SECTIONS, Recipe
 from .registry import Entry, Registry
@@ -71,6 +73,19 @@ class Resolved:
             "optim": {k: v.as_dict() for k, v in self.optim.items()},
             "train": train,
         }
+
+    @functools.cached_property
+    def dataset_info(self) -> dict[str, Any]:
+        """What the dataset declares without being built: ``keys``, ``num_classes`` and ``class_names`` (class
+        attributes, a ``num_classes`` parameter, or an ``info(**params) -> dict`` classmethod), where given."""
+        cls = _unwrapped(self.data.factory)
+        info = {k: getattr(cls, k) for k in ("keys", "num_classes", "class_names") if hasattr(cls, k)}
+        if isinstance(self.data.params.get("num_classes"), int):
+            info["num_classes"] = self.data.params["num_classes"]
+        describe = getattr(cls, "info", None)
+        if callable(describe):
+            info |= dict(describe(**self.data.params))
+        return info
 
     def provenance(self) -> dict[str, dict[str, str]]:
         """Which distribution and version provided each component (keyed by dotted recipe path)."""
@@ -171,6 +186,10 @@ class _Checker:
         return given
 
 
+def article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def _numbers(value: Any) -> Iterable[Any]:
     if isinstance(value, (list, tuple)):
         for v in value:
@@ -180,6 +199,12 @@ def _numbers(value: Any) -> Iterable[Any]:
             yield from _numbers(v)
     else:
         yield value
+
+
+def _unwrapped(factory: Callable) -> Callable:
+    while isinstance(factory, functools.partial):
+        factory = factory.func
+    return factory
 
 
 def _loss_role(factory: Callable) -> type[Loss] | None:
@@ -358,9 +383,17 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
         wanted = model_cls.loss_slots[slot]
         role = _loss_role(resolved.factory)
         if role is None or not issubclass(role, wanted):
-            got = f"a {role.role} loss" if role else "not a ganzoo loss"
+            got = f"{article(role.role)} {role.role} loss" if role else "not a ganzoo loss"
             raise check.error(f"losses.{slot}.name", f"{resolved.name!r} is {got}; slot {slot!r} of {what} "
-                              f"takes a {wanted.role} loss", hint="see `ganzoo list loss`")
+                              f"takes {article(wanted.role)} {wanted.role} loss", hint="see `ganzoo list loss`")
+        lacking = [need for need in getattr(_unwrapped(resolved.factory), "requires", ())
+                   if need not in getattr(model_cls, "loss_capabilities", ())]
+        if lacking:
+            raise check.error(f"losses.{slot}.name", f"{resolved.name!r} is a {lacking[0]} loss (its terms read real "
+                              f"and fake scores together), which {what} does not support",
+                              hint=f"{what} passes only one-sided scores; its model class would declare "
+                                   f"loss_capabilities = ({lacking[0]!r},) and call adversarial.generator_term("
+                                   f"fake_scores, real_scores)")
         losses[slot] = resolved
 
     data = check.component("data", recipe.section("data"), "dataset")
@@ -388,4 +421,38 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
                                   f"({spec.name}): torch.compile cannot differentiate the penalty twice",
                                   hint="--set train.compile=false (bf16 precision is the CPU/GPU speed-up here)")
     explicit = set(recipe.lines) | set(recipe.overridden) | _inside_overrides(recipe)
-    return Resolved(recipe, model, components, losses, data, optim, train, explicit)
+    resolved = Resolved(recipe, model, components, losses, data, optim, train, explicit)
+    _validate(check, model_cls, resolved, what)
+    return resolved
+
+
+def _validate(check: _Checker, model_cls: type, resolved: Resolved, what: str) -> None:
+    """The model's own cross-component checks (``GANModel.validate``), reported at the offending key's line."""
+    if not model_cls.supports("validate"):
+        return
+    try:
+        problems = list(model_cls.validate(resolved) or [])
+    except RecipeError as exc:
+        if exc.where is None:
+            raise check.error("model.name", exc.message, exc.hint) from None
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in the plugin's validate: name it
+        from .contract import plugin_frame
+
+        raise ContractError(f"{what}: validate(recipe) raised {type(exc).__name__}: {exc}{plugin_frame(exc)}",
+                            hint="a bug in the model plugin's validate") from exc
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise check.error(first.path, f"{first.message}{more}", first.hint)
+
+
+class _CallableModule(types.ModuleType):
+    """``from ganzoo import resolve`` gives this module once it is imported (Python binds a package's submodules
+    as its attributes); calling it calls :func:`resolve`, so the public API works whichever import came first."""
+
+    def __call__(self, recipe: Recipe, registry: Registry) -> Resolved:
+        return resolve(recipe, registry)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import GANModel
-from ganzoo.losses import AdversarialLoss, ReconstructionLoss
+from ganzoo.losses import AdversarialLoss, ReconstructionLoss, real_scores
 
 from .junyanz import Pix2PixReference
 from .test_mode import paper_forward
@@ -35,6 +35,7 @@ class Pix2Pix(GANModel):
     batch_keys = ("A", "B")
     optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
     directions = ("AtoB", "BtoA")  # what the class can be trained for; an instance has only its own
+    loss_capabilities = ("pairwise",)  # relativistic losses: the G step passes real scores
     junyanz = Pix2PixReference()  # ganzoo import/export: the reference implementation's names
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, adversarial: AdversarialLoss,
@@ -73,12 +74,13 @@ class Pix2Pix(GANModel):
         source, target = self._pair(batch)
         fake = self.generator(source)  # once per step: D sees it detached, G's step backpropagates through it
 
-        d_real = self.adversarial.real(self._judge(source, target))
-        d_fake = self.adversarial.fake(self._judge(source, fake.detach()))
+        d_real, d_fake = self.adversarial.discriminator_terms(self._judge(source, target),
+                                                             self._judge(source, fake.detach()))
         optimizers.step("D", 0.5 * (d_real + d_fake))
 
-        # G against the just-updated D, as in the reference implementation
-        g_adv = self.adversarial.generator(self._judge(source, fake))
+        # G against the just-updated D, as in the reference implementation (a pairwise loss also sees real scores)
+        g_adv = self.adversarial.generator_term(self._judge(source, fake),
+                                                real_scores(self.adversarial, lambda: self._judge(source, target)))
         g_rec = self.reconstruction(fake, target)
         optimizers.step("G", self.adversarial.weight * g_adv + self.reconstruction.weight * g_rec)
         return {"D/real": d_real.detach(), "D/fake": d_fake.detach(), "G/adv": g_adv.detach(),
