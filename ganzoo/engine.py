@@ -134,7 +134,7 @@ class Trainer:
         self.device = select_device(dist.device_for(env, cfg.device))
         self.channels_last = use_channels_last(cfg.channels_last, self.device)
         self.dtype = autocast_dtype(cfg.precision, self.device)
-        configure(self.device, threads=cfg.threads, deterministic=cfg.deterministic)
+        self.tuning = configure(self.device, threads=cfg.threads, deterministic=cfg.deterministic, tf32=cfg.tf32)
         seed_everything(cfg.seed)  # identical initial weights on every rank
 
         self.train_data = build_dataset(resolved, "train")
@@ -215,6 +215,7 @@ class Trainer:
             "total_steps": self.total,
             "batch_size_per_process": self.cfg.batch_size,
             "resumed_at": self.step or None,
+            **self.tuning.manifest(),
         }
         write_json(self.run.manifest, with_history(info, read_json(self.run.manifest), self.step))
 
@@ -420,7 +421,8 @@ class Trainer:
         params = ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in self.counts.items())
         procs = f" per process x {self.env.world_size} processes" if self.env.enabled else ""
         lines = [f"{self.resolved.recipe.name}: {self.total} steps, batch {self.cfg.batch_size}{procs} on "
-                 f"{self.device} ({describe(self.device)}), {precision_name(self.dtype)}; {params}",
+                 f"{self.device} ({describe(self.device)}), {precision_name(self.dtype)}"
+                 f"{' (TF32 matmuls)' if self.tuning.tf32 and self.dtype is None else ''}; {params}",
                  f"run directory: {self.run.root}"]
         flow = describe_flow(self.model, self.train_data)
         if flow:
