@@ -29,6 +29,7 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool | Literal["auto"] = "auto"  # auto: on CUDA (tensor cores), off on CPU (measured slower)
     compile: bool = False  # torch.compile each component
+    tf32: bool | Literal["auto"] = "auto"  # fp32 matmuls/convs on TF32 tensor cores: auto = where the GPU has them
     threads: int | None = None  # CPU intra-op threads (default: torch's choice)
     workers: int | None = None  # DataLoader worker processes (default: 1 on CPU, up to 4 on CUDA)
 

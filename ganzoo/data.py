@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, default_collate, get_
 
 from . import errors
 from .errors import DataError, GanzooError
+from .tuning import loader_options
 
 _MIX = 0x9E3779B97F4A7C15
 
@@ -150,9 +151,7 @@ class Batches:
             sampler=self.sampler,
             drop_last=True,
             num_workers=workers,
-            pin_memory=device.type == "cuda",
-            persistent_workers=workers > 0,
-            prefetch_factor=4 if workers > 0 else None,
+            **loader_options(device.type, workers),  # pinned memory on CUDA, persistent prefetching workers
             worker_init_fn=_seed_worker,
             # its own generator: creating an iterator must not draw from the global RNG (exact resume)
             generator=torch.Generator().manual_seed(seed),

@@ -12,6 +12,7 @@ from typing import Iterator
 import torch
 
 from .errors import TrainingError
+from .tuning import DeviceFacts, Tuning, apply, choose
 
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -83,19 +84,21 @@ def seed_everything(seed: int) -> None:
         pass
 
 
-def configure(device: torch.device, *, threads: int | None, deterministic: bool) -> None:
-    """Process-wide settings for a run: threads, cuDNN autotuning, deterministic kernels."""
+def configure(device: torch.device, *, threads: int | None, deterministic: bool,
+              tf32: bool | str = "auto") -> Tuning:
+    """Process-wide settings for a run: threads, TF32 and cuDNN autotuning (see :mod:`ganzoo.tuning`),
+    deterministic kernels; returns the speed settings chosen for the device."""
     if threads:
         torch.set_num_threads(threads)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = not deterministic
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        if deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    facts = DeviceFacts.of(device)
+    tuning = choose(facts, tf32=tf32, deterministic=deterministic)
+    apply(tuning, facts)
+    if device.type == "cuda" and deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if deterministic or torch.are_deterministic_algorithms_enabled():  # the call itself is slow: only when needed
         torch.use_deterministic_algorithms(deterministic, warn_only=device.type == "cuda")
     tune_allocator()
+    return tuning
 
 
 def tune_allocator() -> None:

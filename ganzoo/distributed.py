@@ -20,6 +20,11 @@ from .errors import TrainingError
 
 TIMEOUT_ENV = "GANZOO_DIST_TIMEOUT"  # seconds a collective may wait for a missing rank (default 600)
 
+#: a gloo group for agreeing on host-side facts (a signal arrived, a loss read back was NaN) without involving
+#: the GPUs: an NCCL collective on a flag would make every rank wait for its device. None: use the default group
+#: (gloo already, on CPU ranks).
+_host_group: Any = None
+
 
 @dataclass(frozen=True)
 class DistEnv:
@@ -70,9 +75,12 @@ def process_group(env: DistEnv, device: torch.device) -> Iterator[None]:
     timeout = dt.timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, "600")))
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timeout,
                             device_id=device if device.type == "cuda" else None)
+    global _host_group
     try:
+        _host_group = dist.new_group(backend="gloo") if device.type == "cuda" else None
         yield
     finally:
+        _host_group = None
         dist.destroy_process_group()
 
 
@@ -123,6 +131,20 @@ def all_true(flag: bool, device: torch.device) -> bool:
 
 def any_rank(flag: bool, device: torch.device) -> bool:
     return not all_true(not flag, device)
+
+
+def min_over_ranks_host(value: int) -> int:
+    """The smallest of every rank's ``value``, agreed on the host (gloo): no rank waits for its GPU."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    t = torch.tensor([value], dtype=torch.int64)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN, group=_host_group)
+    return int(t[0])
+
+
+def any_rank_host(flag: bool) -> bool:
+    """Whether ``flag`` holds on any rank, agreed on the host (see :func:`min_over_ranks_host`)."""
+    return min_over_ranks_host(0 if flag else 1) == 0
 
 
 def mean_over_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:

@@ -37,13 +37,13 @@ from .quality import QualityMonitor
 from .recipe import dump
 from .registry import Registry
 from .progress import ProgressLines, interactive
-from .report import (MetricsLog, MetricsWindow, Observation, as_float, plot_losses, save_samples,
-                     tensorboard_writer)
+from .report import MetricsLog, MetricsWindow, Observation, plot_losses, save_samples, tensorboard_writer
 from .resolve import Resolved
 from .resume import check_resumable, check_training_state, data_position
 from .warmstart import init_from
 from .rundir import (RunDir, dirs_to_create, discard_if_empty, manifest, new_run_dir, read_json, set_status,
                      with_history, write_json)
+from .scalars import Nonfinite, PendingScalars, first_nonfinite
 
 Log = Callable[[str], None]
 
@@ -135,7 +135,7 @@ class Trainer:
         self.device = select_device(dist.device_for(env, cfg.device))
         self.channels_last = use_channels_last(cfg.channels_last, self.device)
         self.dtype = autocast_dtype(cfg.precision, self.device)
-        configure(self.device, threads=cfg.threads, deterministic=cfg.deterministic)
+        self.tuning = configure(self.device, threads=cfg.threads, deterministic=cfg.deterministic, tf32=cfg.tf32)
         seed_everything(cfg.seed)  # identical initial weights on every rank
 
         self.train_data = build_dataset(resolved, "train")
@@ -169,6 +169,8 @@ class Trainer:
 
         self.step = 0
         self.window = MetricsWindow()
+        self.pending = PendingScalars(self.device)  # steps' scalars still on the device (read by _settle)
+        self._step_end = time.perf_counter()
         self.elapsed = 0.0
         self.last_row: dict[str, Any] = {}
         self.observe = Observation(self.log)  # pictures and TensorBoard never stop a run
@@ -216,6 +218,7 @@ class Trainer:
             "total_steps": self.total,
             "batch_size_per_process": self.cfg.batch_size,
             "resumed_at": self.step or None,
+            **self.tuning.manifest(),
         }
         write_json(self.run.manifest, with_history(info, read_json(self.run.manifest), self.step))
 
@@ -376,6 +379,7 @@ class Trainer:
 
     def _keep_history(self, collective: bool) -> None:
         try:
+            self._settle(check=False)
             self._flush_window(collective)
             self.plot()
         except Exception as exc:  # never mask the original error
@@ -422,7 +426,8 @@ class Trainer:
         params = ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in self.counts.items())
         procs = f" per process x {self.env.world_size} processes" if self.env.enabled else ""
         lines = [f"{self.resolved.recipe.name}: {self.total} steps, batch {self.cfg.batch_size}{procs} on "
-                 f"{self.device} ({describe(self.device)}), {precision_name(self.dtype)}; {params}",
+                 f"{self.device} ({describe(self.device)}), {precision_name(self.dtype)}"
+                 f"{' (TF32 matmuls)' if self.tuning.tf32 and self.dtype is None else ''}; {params}",
                  f"run directory: {self.run.root}"]
         flow = describe_flow(self.model, self.train_data)
         if flow:
@@ -457,16 +462,16 @@ class Trainer:
         try:
             with _signals_caught() as caught:
                 while self.step < self.total:
-                    bad = self._one_step()
+                    self._guarded_step()
                     stop = bool(caught)
                     if self.env.enabled:  # every rank must take the same decision at the same step
-                        if dist.any_rank(bad is not None, self.device) and bad is None:
-                            bad = ("(a loss on another rank)", float("nan"))
-                        stop = dist.any_rank(stop, self.device)
-                    if bad is not None:
-                        raise NonFiniteLoss(self.step, *bad)
+                        stop = dist.any_rank_host(stop)
                     bar.update(1)
                     last = self.step == self.total
+                    if (self.step % cfg.log_every == 0 or self.step % cfg.sample_every == 0 or last or stop
+                            or self.step % cfg.checkpoint_every == 0
+                            or (cfg.eval_every and self.step % cfg.eval_every == 0)):
+                        self._settle()  # before anything is written: the one wait for the device, NaN check
                     if self.step % cfg.log_every == 0 or last:
                         self._flush_window()
                         bar.set_postfix({k: f"{v:.3g}" for k, v in self.last_row.items()
@@ -522,8 +527,46 @@ class Trainer:
         except OSError as exc:  # never mask the original error
             self.log(f"(could not record the run's status: {exc})")
 
-    def _one_step(self) -> tuple[str, float] | None:
-        """One training step; returns a non-finite scalar ``(name, value)`` when ``on_nan: stop``, else None."""
+    def _guarded_step(self) -> None:
+        """A step; a failure that follows a NaN not yet read back is reported as that NaN (single process)."""
+        try:
+            self._one_step()
+        except Exception as exc:
+            if not self.env.enabled:  # under torchrun one failing rank cannot agree with the others
+                try:
+                    self._settle()
+                except NonFiniteLoss as nan:
+                    raise nan from exc
+            raise
+
+    def _settle(self, check: bool = True) -> None:
+        """Read the steps' scalars back from the device (one transfer; the host waits for the queued steps here)
+        into the metrics window. With ``on_nan: stop`` and ``check``, raise :class:`NonFiniteLoss` for the first
+        NaN/inf, on every rank at the same step; the window then holds the steps before it, as if training had
+        stopped there. Called before every row, sample, evaluation and checkpoint, so a NaN goes unnoticed for
+        at most ``log_every - 1`` further steps and nothing computed after it is ever written."""
+        steps = self.pending.read()
+        caught_up = time.perf_counter() - self._step_end  # the device finishing what the host queued
+        self.window.seconds += caught_up if steps else 0.0
+        self.elapsed += caught_up if steps else 0.0
+        bad = first_nonfinite(steps) if check and self.cfg.on_nan == "stop" else None
+        if check and self.cfg.on_nan == "stop" and self.env.enabled:  # agreed on the host, no device involved
+            never = 2 * (self.total + 1)
+            mine = never if bad is None else 2 * bad.step + (0 if bad.in_update else 1)
+            agreed = dist.min_over_ranks_host(mine)
+            if agreed != mine:
+                bad = Nonfinite(agreed // 2, "(a loss on another rank)", float("nan"), in_update=agreed % 2 == 0)
+        for s in steps:
+            if bad is not None and (s.step > bad.step or (s.step == bad.step and bad.in_update)):
+                break
+            self.window.add(s.values, s.seconds)
+        if bad is not None:
+            self.step = bad.step if not bad.in_update else bad.step - 1
+            raise NonFiniteLoss(bad.step, bad.name, bad.value)
+
+    def _one_step(self) -> None:
+        """One training step. Nothing here waits for the device: the step's scalars stay there until
+        :meth:`_settle` reads them (``on_nan: skip`` is the exception, see ``OptimizerSet.step``)."""
         start = time.perf_counter()
         first = not self.opt.ledger.completed  # a first step's failure names the dataset or the model at fault
         batch = contract.first_batch(self.batches, self.resolved) if first else next(self.batches)
@@ -538,13 +581,10 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.step)
         self.step += 1
-        floats = {key: as_float(value) for key, value in values.items()}
-        took = time.perf_counter() - start
-        self.window.add(floats, took)
+        self._step_end = time.perf_counter()
+        took = self._step_end - start
+        self.pending.add(self.step, took, values, self.opt.take_updates())
         self.elapsed += took
-        if self.cfg.on_nan == "stop":
-            return next(((k, v) for k, v in floats.items() if not math.isfinite(v)), None)
-        return None
 
 
 def train(resolved: Resolved, registry: Registry, *, out: Path | str | None = None, resume: Path | str | None = None,

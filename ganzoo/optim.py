@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from .contract import StepLedger, check_returned
 from .device import no_autocast
 from .distributed import all_true
-from .errors import ContractError, NonFiniteLoss, TooManySkips
+from .errors import ContractError, TooManySkips
 from .finite import all_finite
 from .model import GANModel
 from .resolve import Spec
@@ -75,6 +75,7 @@ class OptimizerSet:
         self.max_skips = max_skips
         self.step_index = 0  # set by the engine before each train_step, for error messages
         self.skipped = 0
+        self.updates: list[tuple[str, Tensor]] = []  # on_nan stop: each update's loss, checked later by the engine
         self.ledger = StepLedger(model, self.params)  # the model contract, checked per step at little cost
         for group, opt in optimizers.items():
             opt.register_step_pre_hook(self.ledger.optimizer_hook(group))
@@ -96,7 +97,13 @@ class OptimizerSet:
         return iter(self.optimizers)
 
     def step(self, group: str, loss: Tensor) -> None:
-        """Zero the group's gradients, backpropagate ``loss`` into its parameters only, and step it."""
+        """Zero the group's gradients, backpropagate ``loss`` into its parameters only, and step it.
+
+        ``on_nan: stop`` never waits for the device here: the loss is kept (``updates``) and the engine reads it,
+        with the step's other scalars, when it next writes something (see :mod:`ganzoo.scalars`). ``on_nan: skip``
+        must decide now whether to apply the update, which reads the loss's finiteness and the gradients' norm
+        back from the device: two synchronisations per update, the price of that mode.
+        """
         if group not in self.optimizers:
             raise ContractError(f"{self.ledger.model_name}: train_step stepped optimizer group {group!r}, which it "
                                 f"does not declare", hint=f"its optimizer_groups: {', '.join(self.optimizers)}")
@@ -104,9 +111,9 @@ class OptimizerSet:
             self._step(group, loss)
 
     def _step(self, group: str, loss: Tensor) -> None:
-        if not all_true(bool(torch.isfinite(loss).all()), self.device):  # collective under torchrun
-            if self.on_nan == "stop":
-                raise NonFiniteLoss(self.step_index, f"{group} (total)", float(loss.detach().float().sum()))
+        if self.on_nan == "stop":
+            self.updates.append((f"{group} (total)", loss.detach()))
+        elif not all_true(bool(torch.isfinite(loss).all()), self.device):  # collective under torchrun
             return self._skip()
         optimizer, params = self.optimizers[group], self.params[group]
         optimizer.zero_grad(set_to_none=True)
@@ -130,6 +137,11 @@ class OptimizerSet:
         # without this, later forwards in the same step (the n_critic loop, G's pass through D) would use the
         # weights as they were before this update.
         torch.clear_autocast_cache()
+
+    def take_updates(self) -> list[tuple[str, Tensor]]:
+        """The losses of the updates since the last call (``on_nan: stop``), in order."""
+        updates, self.updates = self.updates, []
+        return updates
 
     def _skip(self) -> None:
         self.skipped += 1

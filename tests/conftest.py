@@ -58,6 +58,16 @@ train:
 """
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` skip where torch sees no GPU."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 def _runs_in_checkout() -> set[Path]:
     runs = ROOT / "runs"
     return {p for p in runs.glob("*/*")} if runs.is_dir() else set()

@@ -107,3 +107,18 @@ def test_cuda_rank_without_gpu_is_a_clear_error(monkeypatch):
     with pytest.raises(TrainingError, match=r"local rank 1\) has no GPU: only 1 visible"):
         device_for(DistEnv(rank=1, local_rank=1, world_size=2), "auto")
     assert device_for(DistEnv(rank=0, local_rank=0, world_size=2), "auto") == "cuda:0"
+
+
+@pytest.mark.slow
+def test_a_nan_on_one_rank_stops_every_rank_at_its_step(toy_installed, toy_recipe, tmp_path):
+    """Losses are read back at log/checkpoint steps; the ranks agree (on the host) on the first NaN's step."""
+    out = tmp_path / "run"
+    proc = torchrun("run", toy_recipe, "--out", out, "--no-progress", "--set", "model.nan_at=3",
+                    "--set", "model.nan_rank=1", "--set", "train.steps=12", "--set", "train.log_every=4",
+                    "--set", "train.checkpoint_every=2", "--set", "train.sample_every=2", "--set", "train.workers=0",
+                    timeout=180)
+    assert proc.returncode != 0
+    assert "Error: loss '(a loss on another rank)' is nan at step 3" in proc.stderr  # rank 0
+    assert "Error: loss 'G (total)' is nan at step 3" in proc.stderr  # rank 1
+    assert weights(out)["step"] == 2 and not (out / "checkpoints/step_0000004.pt").exists()
+    assert json.loads((out / "manifest.json").read_text())["status"].startswith("failed in step 3")

@@ -198,7 +198,7 @@ def test_cuda_requested_without_cuda(toy_registry, toy_recipe, tmp_path):
         make_trainer(toy_registry, toy_recipe, tmp_path / "run", "train.device=cuda")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 def test_cuda_run(toy_registry, toy_recipe, tmp_path, precision):
     trainer = make_trainer(toy_registry, toy_recipe, tmp_path / "run", "train.device=cuda",

@@ -148,7 +148,8 @@ def test_registry_entry_knows_its_parameters(toy_registry):
                       "dropout": (0.2, "float")}
     model = toy_registry.get("model", "toy_gan")
     # slots are not options
-    assert [p.name for p in model.params] == ["nan_at", "d_steps", "fail_on_rank", "nan_grad_at", "nan_from"]
+    assert [p.name for p in model.params] == ["nan_at", "d_steps", "fail_on_rank", "nan_grad_at", "nan_from",
+                                              "nan_rank"]
     dataset = toy_registry.get("dataset", "toy_pairs")
     assert "split" not in [p.name for p in dataset.params]
 

@@ -124,3 +124,42 @@ def test_forwards_after_an_update_see_the_new_weights_under_autocast():
         fresh = model.critic(x)
     assert not torch.equal(before, after)
     assert torch.equal(after, fresh)
+
+
+def test_lazy_penalty_every_k_critic_updates_with_k_times_the_weight():
+    """penalty_every (off by default): the penalty on every k-th critic update, counted across steps, weight x k."""
+    calls = []
+
+    class Counting(GradientPenalty):
+        def forward(self, critic, real, fake):
+            calls.append(len(calls))
+            return torch.tensor(0.5)
+
+    def run(penalty_every, steps=2):
+        torch.manual_seed(0)
+        model = WGANGP(MLPGenerator(z_dim=3, hidden=[8]), MLPDiscriminator(hidden=[8]), Wasserstein(),
+                       Counting(weight=0.1), n_critic=3, penalty_every=penalty_every)
+        opt = _optimizers(model)
+        losses = []
+        opt.step = lambda group, loss: losses.append((group, float(loss.detach())))
+        values = [model.train_step({"x": torch.randn(12, 2)}, opt, s) for s in range(steps)]
+        return losses, values
+
+    calls.clear()
+    every, values_every = run(1)
+    assert len(calls) == 6 and all("D/gp" in v for v in values_every)
+    calls.clear()
+    lazy, values = run(4)
+    assert len(calls) == 2  # critic updates 0 and 4 of 0..5
+    critic = [loss for group, loss in lazy if group == "D"]
+    plain = [loss for group, loss in every if group == "D"]
+    for i, (a, b) in enumerate(zip(critic, plain)):  # same adversarial part; the penalty 0.1 x 0.5 -> 4 x 0.05
+        expected = b - 0.05 + (0.2 if i % 4 == 0 else 0.0)
+        assert a == pytest.approx(expected, abs=1e-6)
+    assert [("D/gp" in v) for v in values] == [True, True] and values[0]["D/gp"] == 0.5
+    calls.clear()
+    _, values = run(7)
+    assert [("D/gp" in v) for v in values] == [True, False] and list(values[1]) == ["D/loss", "D/wasserstein",
+                                                                                   "G/loss"]
+    with pytest.raises(ValueError, match="penalty_every must be >= 1"):
+        WGANGP(MLPGenerator(z_dim=3), MLPDiscriminator(), Wasserstein(), GradientPenalty(), penalty_every=0)
