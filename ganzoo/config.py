@@ -41,6 +41,11 @@ class TrainConfig:
     keep_checkpoints: int = 3  # step_*.pt files kept besides last.pt
     sample_count: int = 8  # images in the fixed sample batch
     eval_at_end: bool = True  # run `ganzoo eval` on the test split when the dataset has one
+    eval_max_items: int | None = None  # end-of-run paired eval on the first N test items (None: the whole split)
+    eval_every: int | None = None  # score eval_metrics every N steps and at the end (None: off)
+    eval_metrics: list[str] = field(default_factory=lambda: ["fid", "kid"])  # any registered metrics
+    eval_samples: int = 1000  # generated (and real) images per periodic evaluation
+    keep_best: str | None = None  # keep checkpoints/best.pt by this metric output (fid, kid, precision, l1, ...)
     on_nan: Literal["stop", "skip"] = "stop"
     tensorboard: bool = True  # also log to TensorBoard when it is installed
     sync_batchnorm: bool = False  # distributed runs: convert batch norms to SyncBatchNorm

@@ -28,8 +28,10 @@ from .device import (autocast, autocast_dtype, configure, describe, preserved_rn
 from .ema import EMA
 from .errors import GanzooError, NonFiniteLoss
 from .evaluate import evaluate, results_table
+from .fidelity import is_distribution_metric
 from .images import describe_skipped
 from .optim import OptimizerSet, Scheduler, make_optimizer
+from .quality import QualityMonitor
 from .recipe import dump
 from .registry import Registry
 from .report import MetricsLog, MetricsWindow, as_float, plot_losses, save_samples, tensorboard_writer
@@ -129,6 +131,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type) if self.dtype is torch.float16 else None
         self.opt = OptimizerSet(self.model, self.optimizers, self.device, scaler=self.scaler, on_nan=cfg.on_nan)
         self.ema = EMA(self.model, cfg.ema) if cfg.ema else None
+        self.quality = (QualityMonitor.from_recipe(resolved, registry, self.model, self.train_data, self.device,
+                                                   self.log) if self.main else None)
 
         per_step = cfg.batch_size * self.model.batches_per_step
         self.batches = Batches(self.train_data, per_step, seed=cfg.seed, device=self.device, workers=cfg.workers,
@@ -202,6 +206,8 @@ class Trainer:
         saved_world = int(state.get("world_size", 1))
         self.batches.load_state(data_position(state["data"], saved_world, self.env.world_size))
         self.window.load_state_dict(state["window"])
+        if self.quality is not None:
+            self.quality.load_state_dict(state.get("quality"))
         self.elapsed = float(state.get("elapsed", 0.0))
         ranks = state.get("rng_ranks") or [state["rng"]]
         if self.env.rank < len(ranks) and len(ranks) == self.env.world_size:
@@ -237,6 +243,7 @@ class Trainer:
             "rng": rngs[0],
             "rng_ranks": rngs if len(rngs) > 1 else None,
             "window": self.window.state_dict(),
+            "quality": self.quality.state_dict() if self.quality is not None else None,
             "elapsed": self.elapsed,
             "sample_shapes": {k: list(v.shape[1:]) for k, v in self.fixed.items() if torch.is_tensor(v)},
         }
@@ -285,6 +292,20 @@ class Trainer:
             self.metrics.write(row)
             self._tensorboard(row)
 
+    def score_quality(self) -> None:
+        """``train.eval_every``: score, log beside the losses, keep ``best.pt`` when ``keep_best`` improved."""
+        ema = self.ema.applied() if self.ema is not None else contextlib.nullcontext()
+        with ema:
+            row = self.quality.run(self.model, self.step, self.dtype, self.progress)
+        self.metrics.write({"step": self.step, **row})
+        self._tensorboard({"step": self.step, **row})
+        self.log(f"eval at step {self.step}: " + ", ".join(f"{k[5:]} {v:.4g}" for k, v in row.items()
+                                                              if not k.endswith("_std")))
+        if self.quality.improved(self.step):
+            checkpoint.save(self.state([checkpoint.rng_state()]), self.run.checkpoints / "best.pt")
+            best = self.quality.best
+            self.log(f"  best {best['metric']} so far ({best['value']:.4g}): {self.run.checkpoints / 'best.pt'}")
+
     def _flush_window(self, collective: bool = True) -> None:
         if not self.window.steps:
             return
@@ -329,17 +350,31 @@ class Trainer:
             plot_losses(self.metrics.rows(), self.run.losses_png, title=self.resolved.recipe.name)
 
     def evaluate(self) -> dict[str, dict[str, float]] | None:
-        """Score the model on the test split with every registered metric; write ``eval.json``."""
-        if not self.main or self.test_data is None or not self.model.supports("evaluation_pairs"):
+        """Score the model on the test split with every paired metric, plus the last ``eval_every`` scores of this
+        step; write ``eval.json``."""
+        if not self.main:
             return None
-        metrics = {e.name: e.factory() for e in self.registry.entries("metric")}
-        if not metrics:
+        results: dict[str, dict[str, float]] = {}
+        record: dict[str, Any] = {"step": self.step}
+        metrics = {e.name: m for e in self.registry.entries("metric") if not is_distribution_metric(m := e.factory())}
+        if self.test_data is not None and self.model.supports("evaluation_pairs") and metrics:
+            ema = self.ema.applied() if self.ema is not None else contextlib.nullcontext()
+            with ema:
+                results = evaluate(self.model, self.test_data, metrics, device=self.device, dtype=self.dtype,
+                                   batch_size=max(8, self.cfg.batch_size), seed=self.cfg.seed,
+                                   progress=self.progress, limit=self.cfg.eval_max_items)
+            record |= {"split": "test",
+                       "items": min(len(self.test_data), self.cfg.eval_max_items or len(self.test_data))}
+        last = self.quality.last if self.quality is not None else None
+        if last is not None and last["step"] == self.step:
+            for name, values in last["results"].items():
+                results.setdefault(name, {}).update(values)
+            fidelity = self.quality.fidelity
+            record |= {"samples": last["samples"], "real_split": self.quality.data_id["split"],
+                       "notes": last["notes"], "feature_network": fidelity.extractor.identity() if fidelity else None}
+        if not results:
             return None
-        ema = self.ema.applied() if self.ema is not None else contextlib.nullcontext()
-        with ema:
-            results = evaluate(self.model, self.test_data, metrics, device=self.device, dtype=self.dtype,
-                               batch_size=max(8, self.cfg.batch_size), seed=self.cfg.seed, progress=self.progress)
-        write_json(self.run.eval_json, {"step": self.step, "split": "test", "results": results})
+        write_json(self.run.eval_json, record | {"results": results})
         return results
 
     # The loop ---------------------------------------------------------------------------------------------
@@ -380,6 +415,8 @@ class Trainer:
                                          if "/" in k and not k.startswith("lr/")}, refresh=False)
                     if self.step % cfg.sample_every == 0 or last:
                         self.write_samples()
+                    if self.quality is not None and self.quality.due(self.step, last):
+                        self.score_quality()
                     if self.step % cfg.checkpoint_every == 0 or last or stop:
                         self.save_checkpoint()
                     if stop:

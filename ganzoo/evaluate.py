@@ -28,6 +28,11 @@ class _Indexed(torch.utils.data.Dataset):
         return self.items[(i, sample_seed(self.seed, 0, i))]
 
 
+def indexed(dataset: Dataset, seed: int) -> Dataset:
+    """A split in order, item ``i`` drawn under the same seed every time (reproducible evaluation)."""
+    return _Indexed(dataset, seed)
+
+
 @torch.no_grad()
 def evaluate(
     model: GANModel,
@@ -39,16 +44,21 @@ def evaluate(
     batch_size: int = 8,
     seed: int = 0,
     progress: bool = True,
+    limit: int | None = None,
 ) -> dict[str, dict[str, float]]:
-    """``{pair: {metric: mean over the split}}`` for every pair the model names."""
-    loader = DataLoader(_Indexed(dataset, seed), batch_size=batch_size, shuffle=False, num_workers=0)
+    """``{pair: {metric: mean over the split}}`` for every pair the model names (the first ``limit`` items)."""
+    items = _Indexed(dataset, seed)
+    if limit is not None and limit < len(items):
+        items = torch.utils.data.Subset(items, range(limit))
+    loader = DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=0)
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     count: dict[str, int] = defaultdict(int)
     was_training = model.training
     model.eval()
     try:
         with preserved_rng(device):
-            for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
+            for batch in tqdm(loader, desc=f"eval ({len(items)} items)", unit="batch", disable=not progress,
+                              leave=False):
                 batch = to_device(batch, device, channels_last=False)
                 with autocast(device, dtype):
                     pairs = model.evaluation_pairs(batch)

@@ -77,11 +77,18 @@ def register_models(register: Register) -> None:
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register evaluation metrics for paired outputs.
+    """Register evaluation metrics: paired (per sample) or distribution (on Inception features).
 
-    ``factory(**params)`` returns a callable ``metric(output, target) -> Tensor`` giving one value per
+    Paired: ``factory(**params)`` returns a callable ``metric(output, target) -> Tensor`` giving one value per
     sample for image batches in [-1, 1]. Its ``higher_is_better`` attribute (default True) orders tables.
     ``ganzoo eval`` averages each metric over a model's ``evaluation_pairs`` on the test split.
+
+    Distribution: the instance declares ``features`` (``"pool"``: TF Inception's 2048-d pool3, or
+    ``"logits"``), ``outputs`` (output name -> higher is better, None for unranked values such as a std) and
+    ``min_samples``; ``metric(generated, real) -> dict[str, float]`` compares two feature matrices (``real`` is
+    None when ``needs_real = False``). It raises ``ValueError`` when it cannot be computed and warns
+    (``warnings.warn``) where a value is biased; ganzoo reports both. Used by ``ganzoo eval --metrics`` and
+    ``train.eval_metrics`` on a model's ``generated_images``.
     """
 
 

@@ -43,7 +43,7 @@ class GANModel(nn.Module):
     model to its device, wraps ``train_step`` in autocast, and never looks inside.
 
     Optional capabilities, used by the CLI when present: ``translate`` (with ``directions``),
-    ``generate``, ``evaluation_pairs``, and ``warnings``.
+    ``generate``, ``evaluation_pairs``, ``generated_images`` (with ``fidelity_sets``: FID/KID), and ``warnings``.
     """
 
     component_slots: ClassVar[Mapping[str, str]] = {}
@@ -75,6 +75,17 @@ class GANModel(nn.Module):
     def evaluation_pairs(self, batch: Batch) -> dict[str, tuple[Tensor, Tensor]]:
         """Named (output, target) pairs on a test batch, scored by ``ganzoo eval``."""
         raise NotImplementedError(f"{type(self).__name__} has no evaluation pairs")
+
+    def generated_images(self, batch: Batch) -> dict[str, Tensor]:
+        """Named sets of generated images in [-1, 1] on an evaluation batch, scored as distributions (FID, KID)
+        against the real images that ``fidelity_sets()`` names. Unconditional models generate ``len(batch)``
+        samples (conditional ones may use the batch's labels); translation models translate the batch's inputs."""
+        raise NotImplementedError(f"{type(self).__name__} has no generated image sets")
+
+    def fidelity_sets(self) -> dict[str, str]:
+        """For each set of ``generated_images``: the batch key holding the real images it is compared with
+        (e.g. ``{"AtoB": "B"}``: translations to domain B against the split's real B images)."""
+        return {}
 
     def warnings(self) -> list[str]:
         """Configuration warnings shown by ``--dry-run`` and the run log (e.g. batch norm with a penalty)."""

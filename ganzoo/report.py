@@ -48,6 +48,9 @@ class MetricsLog:
 
 
 def _panel_of(key: str) -> str:
+    """Losses by group (``D/...``, ``G/...``); evaluation scores one panel per metric (FID and KID differ in scale)."""
+    if key.startswith("eval/"):
+        return "/".join(key.split("/")[:2])
     return key.split("/", 1)[0] if "/" in key else "loss"
 
 

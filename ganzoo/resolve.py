@@ -220,7 +220,33 @@ def _resolve_train(check: _Checker, model_slots: Iterable[str]) -> TrainConfig:
         raise check.error("train.epochs", f"train.epochs must be > 0, got {train.epochs}")
     if not _DEVICE.match(train.device):
         raise check.error("train.device", f"unknown device {train.device!r}", hint="auto, cpu, cuda or cuda:N")
+    _check_quality(check, train)
     return train
+
+
+def _check_quality(check: _Checker, train: TrainConfig) -> None:
+    """``eval_every`` / ``eval_metrics`` / ``keep_best`` name registered metrics and fit together."""
+    for name in ("eval_every", "eval_samples", "eval_max_items"):
+        value = getattr(train, name)
+        if value is not None and value < 1:
+            raise check.error(f"train.{name}", f"train.{name} must be >= 1, got {value}")
+    known = {e.name: e for e in check.registry.entries("metric")}
+    ranked: dict[str, bool] = {}
+    for name in train.eval_metrics:
+        if name not in known:
+            raise check.error("train.eval_metrics", f"unknown metric {name!r}{did_you_mean(name, known)}",
+                              hint="metrics: " + ", ".join(sorted(known)))
+        metric = known[name].factory()
+        outputs = getattr(metric, "outputs", {name: getattr(metric, "higher_is_better", None)})
+        ranked |= {k: v for k, v in outputs.items() if v is not None}
+    if train.keep_best is not None:
+        if train.eval_every is None:
+            raise check.error("train.keep_best", "train.keep_best needs train.eval_every (how often to score)",
+                              hint="e.g. --set train.eval_every=1000")
+        if train.keep_best not in ranked:
+            raise check.error("train.keep_best", f"{train.keep_best!r} is not computed by train.eval_metrics "
+                              f"{list(train.eval_metrics)}{did_you_mean(train.keep_best, ranked)}",
+                              hint="outputs of those metrics: " + ", ".join(sorted(ranked)))
 
 
 def resolve(recipe: Recipe, registry: Registry) -> Resolved:

@@ -107,6 +107,13 @@ class CycleGAN(GANModel):
             pairs["BtoA"] = (fake_A, batch["B_true_A"])
         return pairs
 
+    def generated_images(self, batch):
+        return {"AtoB": self.G_AB(batch["A"]), "BtoA": self.G_BA(batch["B"])}
+
+    def fidelity_sets(self):
+        """Translations of the test split against the split's real images of the target domain (CUT's protocol)."""
+        return {"AtoB": "B", "BtoA": "A"}
+
 
 def _check_discriminator(slot: str, d: nn.Module, domain: str, channels: int | None) -> None:
     """A D that expects other than one image of its domain (e.g. pix2pix's 6-channel PatchGAN) fails at build time."""

@@ -74,6 +74,13 @@ class Pix2Pix(GANModel):
         source, target = self._pair(batch)
         return {self.direction: (self.generator(source), target)}
 
+    def generated_images(self, batch):
+        return {self.direction: self.generator(self._pair(batch)[0])}
+
+    def fidelity_sets(self):
+        """Outputs against the split's real targets (the pix2pix/CycleGAN papers' FID protocol)."""
+        return {self.direction: "B" if self.direction == "AtoB" else "A"}
+
     def warnings(self) -> list[str]:
         """D must take source and output concatenated; a mismatch would otherwise surface as a conv error."""
         convs = (nn.Conv2d, nn.ConvTranspose2d)

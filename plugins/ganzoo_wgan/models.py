@@ -43,6 +43,12 @@ class UnconditionalGAN(GANModel):
         z = torch.randn(n, self.z_dim, generator=g).to(self.device)
         return {"real": real, "fake": self.generator(z)}
 
+    def generated_images(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {"samples": self.generate(len(batch["x"]))}
+
+    def fidelity_sets(self) -> dict[str, str]:
+        return {"samples": "x"}
+
 
 class WGANGP(UnconditionalGAN):
     """WGAN-GP (Gulrajani et al. 2017): ``n_critic`` critic updates, each on a fresh real batch, per generator update.
