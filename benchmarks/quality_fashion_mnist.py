@@ -51,6 +51,9 @@ PUBLISHED = {"WGAN": 21.5, "BEGAN": 22.9, "WGAN-GP": 24.5, "NS GAN": 26.5, "LSGA
 #: which published row each ganzoo model compares with
 COMPARE = {"wgan_gp": "WGAN-GP", "dcgan": "NS GAN"}
 DEFAULT_METRICS = "fid,kid,precision_recall"
+#: column heading and scale of each metric in the tables
+COLUMNS = {"fid": ("FID", 1.0), "kid": ("KID x 10³", 1000.0), "precision": ("precision", 1.0),
+           "recall": ("recall", 1.0)}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -134,15 +137,18 @@ def train(recipe: Path, run: Path, overrides: list[str]) -> dict:
 
 
 def evaluate(run: Path, metrics: str, n: int) -> dict:
-    """FID/KID/... of ``n`` generated samples against the real test split: ``ganzoo eval`` and its eval.json.
+    """FID/KID/... of ``n`` generated samples (the run's seed) against the real test split: ``ganzoo eval`` into a
+    file of the benchmark's own beside the run; returns that record, or {"error": its last output line}.
 
-    The one place that knows the evaluation command's interface; returns eval.json's content.
+    The one place that knows the evaluation command's interface.
     """
-    proc = ganzoo("eval", run, "--metrics", metrics, "-n", n, "--no-progress")
+    out = run / f"benchmark-eval-n{n}.json"
+    proc = ganzoo("eval", run, "--metrics", metrics, "-n", n, "--split", "test", "--device", "cpu",
+                  "--no-progress", "--out", out)
     print(proc.stdout[-3000:], flush=True)
     if proc.returncode:
         return {"error": (proc.stdout.strip().splitlines() or ["ganzoo eval failed"])[-1]}
-    return json.loads((run / "eval.json").read_text())
+    return json.loads(out.read_text())
 
 
 def scores_of(evaluation: dict) -> dict[str, float]:
@@ -197,14 +203,16 @@ def markdown(report: dict) -> str:
         "",
     ]
     metric_cols = report["metric_columns"]
-    head = "| model | " + " | ".join(metric_cols) + " | seeds | steps | CPU min / run | wall min / run |"
+    names = [COLUMNS[c][0] for c in metric_cols]
+    head = "| model | " + " | ".join(names) + " | seeds | steps | CPU min / run | wall min / run |"
     lines += [head, "|" + "---|" * (len(metric_cols) + 5)]
     for model, res in report["results"].items():
         s, runs = res["summary"], res["runs"]
         cells = []
         for col in metric_cols:
             key = pick(s, col)
-            cells.append(f"**{s[key]['mean']:.2f} ± {s[key]['std']:.2f}**" if key else "—")
+            scale = COLUMNS[col][1]
+            cells.append(f"**{s[key]['mean'] * scale:.2f} ± {s[key]['std'] * scale:.2f}**" if key else "—")
         cpu = statistics.fmean(r["cpu_seconds"] for r in runs) / 60 if all("cpu_seconds" in r for r in runs) else None
         wall = statistics.fmean(r["wall_seconds"] for r in runs) / 60 if all("wall_seconds" in r for r in runs) else None
         lines.append(f"| **ganzoo {LABELS[model]}** (mean ± std) | " + " | ".join(cells) +
@@ -213,11 +221,12 @@ def markdown(report: dict) -> str:
     for name, fid in PUBLISHED.items():
         cells = [str(fid)] + [""] * (len(metric_cols) - 1) + ["", "20 epochs", "— (GPU)", ""]
         lines.append(f"| published {name} (Lucic et al., best of a large search) | " + " | ".join(cells) + " |")
-    lines += ["", "## Runs", "", "| model | seed | " + " | ".join(metric_cols) + " | CPU min | wall min | samples |",
+    lines += ["", "## Runs", "", "| model | seed | " + " | ".join(names) + " | CPU min | wall min | samples |",
               "|" + "---|" * (len(metric_cols) + 5)]
     for model, res in report["results"].items():
         for r in res["runs"]:
-            cells = [f"{r['scores'][k]:.3f}" if (k := pick(r.get("scores", {}), col)) else "—" for col in metric_cols]
+            cells = [f"{r['scores'][k] * COLUMNS[col][1]:.3f}" if (k := pick(r.get("scores", {}), col)) else "—"
+                     for col in metric_cols]
             cpu = f"{r['cpu_seconds'] / 60:.1f}" if "cpu_seconds" in r else "— (reused run)"
             wall = f"{r['wall_seconds'] / 60:.1f}" if "wall_seconds" in r else "—"
             lines.append(f"| {LABELS[model]} | {r['seed']} | " + " | ".join(cells) +
@@ -237,7 +246,7 @@ PROTOCOL = (
     "Fashion-MNIST **test** split, both at 28x28 grayscale. Features: TF Inception-v3 (2015-12-05) pool3 (2048-d); "
     "a 28x28 image in [-1, 1] is quantised to uint8, its gray channel replicated to 3 channels and resized to "
     "299x299 by the feature network's own TF1 bilinear resize. KID: unbiased MMD with the cubic polynomial kernel, "
-    "mean over subsets (x 1000 where the column says so); precision/recall: Kynkäänniemi et al. 2019, k = 3. "
+    "mean over 100 subsets of 1,000 (shown x 1000); precision/recall: Kynkäänniemi et al. 2019, k = 3. "
     "Published numbers are the best of ~100 hyperparameter settings per model on GPUs (InfoGAN networks at full "
     "width, 20 epochs); ganzoo's are one fixed recipe each (half-width networks), trained on {threads} CPU "
     "thread(s) for the steps stated. Evaluation command: `ganzoo eval RUN --metrics {metrics} -n {n}`."

@@ -80,11 +80,12 @@ def test_fashion_benchmark_options(fashion):
 
 
 def test_fashion_benchmark_report_puts_published_rows_beside_ganzoo(fashion):
-    evaluation = {"results": {"fid": 30.25, "kid": {"mean": 0.012, "std": 0.001},
-                              "precision_recall": {"precision": 0.6, "recall": 0.4}}}
+    evaluation = {"results": {"images": {"fid": 30.25, "kid": 0.012, "kid_std": 0.001, "precision": 0.6,
+                                         "recall": 0.4}}}  # ganzoo eval's record: {image set: {metric: value}}
     scores = fashion.scores_of(evaluation)
-    assert scores == {"fid": 30.25, "kid/mean": 0.012, "kid/std": 0.001, "precision_recall/precision": 0.6,
-                      "precision_recall/recall": 0.4}
+    assert scores == {"images/fid": 30.25, "images/kid": 0.012, "images/kid_std": 0.001, "images/precision": 0.6,
+                      "images/recall": 0.4}
+    assert fashion.pick(scores, "kid") == "images/kid" and fashion.pick({"kid/mean": 1.0}, "kid") == "kid/mean"
     runs = [{"seed": s, "scores": {**scores, "fid": fid}, "cpu_seconds": 60.0, "wall_seconds": 90.0,
              "grid": f"g/wgan_gp_seed{s}.png"} for s, fid in ((0, 30.0), (1, 32.0))]
     report = {"date": "today", "machine": "m", "torch": "t", "load_before": [1], "load_after": [2],
@@ -93,4 +94,4 @@ def test_fashion_benchmark_report_puts_published_rows_beside_ganzoo(fashion):
     text = fashion.markdown(report)
     assert "**31.00 ± 1.00**" in text  # FID mean ± std over the seeds
     assert "| published WGAN-GP (Lucic et al., best of a large search) | 24.5 |" in text
-    assert "](g/wgan_gp_seed1.png)" in text and "| WGAN-GP | 1 | 32.000 | 0.012 | 0.600 | 0.400 | 1.0 | 1.5 |" in text
+    assert "](g/wgan_gp_seed1.png)" in text and "| WGAN-GP | 1 | 32.000 | 12.000 | 0.600 | 0.400 | 1.0 | 1.5 |" in text
