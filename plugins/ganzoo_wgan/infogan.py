@@ -24,8 +24,10 @@ def _quarter(image_size: int, what: str) -> int:
 
 
 class InfoGANGenerator(nn.Module):
-    """(N, z_dim) noise -> images in [-1, 1]: FC ``fc_dim`` -> FC 2·``hidden_dim`` maps of size/4 -> transposed
-    convolution (k4, s2) to ``hidden_dim`` maps of size/2 -> transposed convolution to ``im_chan`` -> Tanh.
+    """InfoGAN generator for 28 px (7 -> 14 -> 28): (N, z_dim) noise -> images in [-1, 1].
+
+    FC ``fc_dim`` -> FC 2·``hidden_dim`` maps of size/4 -> transposed convolution (k4, s2) to ``hidden_dim`` maps
+    of size/2 -> transposed convolution to ``im_chan`` -> Tanh.
 
     Batch norm and ReLU after every hidden layer, as in InfoGAN; Tanh instead of the papers' sigmoid because
     ganzoo's images live in [-1, 1]. Defaults: the published 28 px network (z 64, 1024, 128x7x7, 64x14x14).
@@ -53,9 +55,10 @@ class InfoGANGenerator(nn.Module):
 
 
 class InfoGANDiscriminator(nn.Module):
-    """Images -> one score per sample, shape (N,): convolution (k4, s2) to ``hidden_dim`` maps -> LeakyReLU(0.2)
-    -> convolution to 2·``hidden_dim`` maps of size/4 -> norm -> LeakyReLU -> FC ``fc_dim`` -> norm -> LeakyReLU
-    -> FC 1.
+    """InfoGAN discriminator / critic for 28 px: images -> one score per sample, shape (N,).
+
+    Convolution (k4, s2) to ``hidden_dim`` maps -> LeakyReLU(0.2) -> convolution to 2·``hidden_dim`` maps of
+    size/4 -> norm -> LeakyReLU -> FC ``fc_dim`` -> norm -> LeakyReLU -> FC 1.
 
     ``norm: batch`` is InfoGAN's (a DCGAN discriminator); ``layer`` (default) normalises each sample on its
     own, which the WGAN-GP gradient penalty needs (batch norm mixes the samples of a batch); ``none`` is plain.
