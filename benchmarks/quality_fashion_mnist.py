@@ -231,6 +231,9 @@ def markdown(report: dict) -> str:
     for name, fid in PUBLISHED.items():
         cells = [str(fid)] + [""] * (len(metric_cols) - 1) + ["", "20 epochs", "— (GPU)", ""]
         lines.append(f"| published {name} (Lucic et al., best of a large search) | " + " | ".join(cells) + " |")
+    if not any(r.get("scores") for res in report["results"].values() for r in res["runs"]):
+        lines += ["", "Not scored yet (trained and sampled only): `python benchmarks/quality_fashion_mnist.py "
+                  "--no-train --runs-dir RUNS` scores the finished runs."]
     lines += ["", "## Runs", "", "| model | seed | " + " | ".join(names) + " | CPU min | wall min | samples |",
               "|" + "---|" * (len(metric_cols) + 5)]
     for model, res in report["results"].items():
