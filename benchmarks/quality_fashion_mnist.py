@@ -73,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--runs-dir", type=Path, default=Path("/tmp/ganzoo-fashion-mnist-runs"),
                    help="where run directories go (outside the repository); finished runs there are reused")
     p.add_argument("--no-train", action="store_true", help="only score runs that already finished")
+    p.add_argument("--cpu-seconds", action="append", default=[], metavar="MODEL_seedS=SECONDS",
+                   help="training CPU time of a reused run, measured when it ran (e.g. dcgan_seed0=525)")
     p.add_argument("--no-eval", action="store_true", help="train and draw grids only")
     p.add_argument("--tag", default="", help="suffix of the result files")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -84,6 +86,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"--steps takes MODEL=N with MODEL in {', '.join(RECIPES)}, got {item!r}")
         steps[model] = int(n)
     args.steps = steps
+    cpu = {}
+    for item in args.cpu_seconds:
+        run, _, seconds = item.partition("=")
+        try:
+            cpu[run] = float(seconds)
+        except ValueError:
+            p.error(f"--cpu-seconds takes MODEL_seedS=SECONDS, got {item!r}")
+    args.cpu_seconds = cpu
     return args
 
 
@@ -293,6 +303,8 @@ def main(argv: list[str] | None = None) -> None:
             if done is not None and done >= steps:
                 print(f"{model} seed {seed}: reusing the finished run {run} (step {done})", flush=True)
                 row.update(logged_time(run))
+                if run.name in args.cpu_seconds:
+                    row["cpu_seconds"] = args.cpu_seconds[run.name]
             elif args.no_train:
                 print(f"{model} seed {seed}: no finished run in {run}, skipped (--no-train)", flush=True)
                 continue

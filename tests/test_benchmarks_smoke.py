@@ -75,8 +75,11 @@ def test_fashion_benchmark_options(fashion):
     over = fashion.run_overrides(args, "wgan_gp", 2)
     assert "train.seed=2" in over and over[-1] == "train.steps=40" and "train.log_every=5" in over
     assert not any(o.startswith("train.steps") for o in fashion.run_overrides(args, "dcgan", 0))
+    assert fashion.parse_args(["--cpu-seconds", "dcgan_seed0=525"]).cpu_seconds == {"dcgan_seed0": 525.0}
     with pytest.raises(SystemExit):
         fashion.parse_args(["--steps", "wgan=40"])
+    with pytest.raises(SystemExit):
+        fashion.parse_args(["--cpu-seconds", "dcgan_seed0=lots"])
 
 
 def test_fashion_benchmark_report_puts_published_rows_beside_ganzoo(fashion):
