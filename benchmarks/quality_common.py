@@ -25,6 +25,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="intra-op threads (1 is steadier than 2 on a shared 2-core machine; data renders in a worker)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default="", help="suffix of the result files")
+    p.add_argument("--no-fid", action="store_true", help="skip FID/KID (they need `ganzoo inception fetch`)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
 
 
@@ -36,6 +37,40 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
         f"train.seed={args.seed}", "train.device=cpu", "train.log_every=50", "train.tensorboard=false",
         f"train.sample_every={args.steps}", f"train.checkpoint_every={args.steps}", "train.sample_count=6",
     ]
+
+
+def fid_available(args: argparse.Namespace) -> bool:
+    """FID/KID of the test translations, unless --no-fid or the Inception weights are not installed."""
+    from ganzoo.inception import WeightsError, find_weights
+
+    if args.no_fid:
+        return False
+    try:
+        find_weights()
+        return True
+    except WeightsError as exc:
+        print(f"FID/KID skipped: {exc}; {exc.hint}", flush=True)
+        return False
+
+
+def fid_overrides(args: argparse.Namespace) -> list[str]:
+    """Score FID and KID at the last step (the whole test split: translation models stop at its size)."""
+    return [f"train.eval_every={args.steps}", "train.eval_metrics=[fid, kid]", "train.eval_samples=1000000"]
+
+
+def untrained_fidelity(model, dataset, resolved, args: argparse.Namespace) -> dict:
+    """FID/KID of an untrained model's test translations, the same way the engine scores trained ones."""
+    import torch
+
+    from ganzoo.device import autocast_dtype
+    from ganzoo.fidelity import build_fidelity, evaluate_model, select_metrics
+
+    _, metrics = select_metrics(build_registry(), ["fid", "kid"])
+    cpu = torch.device("cpu")
+    report = evaluate_model(build_fidelity(metrics, cpu), model, dataset, resolved.data.as_dict() | {"split": "test"},
+                            n=None, seed=args.seed, device=cpu, dtype=autocast_dtype(args.precision, cpu),
+                            batch_size=32, progress=False)
+    return report.results
 
 
 def train(recipe: Path, overrides: list[str], out: Path) -> tuple[Trainer, dict, float]:

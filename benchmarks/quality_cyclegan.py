@@ -35,7 +35,7 @@ from ganzoo.registry import build_registry
 from ganzoo.report import save_samples
 from ganzoo.resolve import resolve
 
-from quality_common import ROOT, add_run_args, train, train_overrides, write_report
+from quality_common import ROOT, add_run_args, fid_available, fid_overrides, train, train_overrides, write_report
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,7 +75,7 @@ def pix2pix_overrides(args: argparse.Namespace) -> list[str]:
 def identity_baseline(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """The input itself scored against the truth: what a model that learned nothing gets."""
     registry = build_registry()
-    metrics = {e.name: e.factory() for e in registry.entries("metric")}
+    metrics = {e.name: m for e in registry.entries("metric") if not hasattr(m := e.factory(), "features")}
     resolved = resolve(load_recipe(ROOT / "recipes" / "cyclegan.yaml", cyclegan_overrides(args)), registry)
     data = build_dataset(resolved, "test")
     batch = fixed_batch(data, len(data), args.seed)
@@ -107,6 +107,10 @@ def _early_training_note(report: dict) -> list[str]:
             "progress. The ratios compare models far from converged; `--steps` buys more.", ""]
 
 
+def _fid(scores: dict) -> str:
+    return f"{scores['fid']:.1f} | {1000 * scores['kid']:.1f}" if "fid" in scores else "n/a | n/a"
+
+
 def markdown(report: dict) -> str:
     c, p, base = report["cyclegan"]["eval"], report["pix2pix"]["eval"], report["identity_baseline"]
     cfg = report["config"]
@@ -118,14 +122,17 @@ def markdown(report: dict) -> str:
         f"{cfg['threads']} thread(s), seed {cfg['seed']}; test split of {report['test_size']} scenes. "
         f"{report['machine']}; wall times are noisy when other jobs share the cores.",
         "",
-        "| A -> B against the true B | L1 (lower better) | PSNR dB | SSIM | train + eval s |",
-        "|---|---|---|---|---|",
+        "| A -> B against the true B | L1 (lower better) | PSNR dB | SSIM | FID vs real B | KID x 1000 | train + eval s |",
+        "|---|---|---|---|---|---|---|",
         f"| identity (input as output) | {base['AtoB']['l1']:.4f} | {base['AtoB']['psnr']:.2f} | "
-        f"{base['AtoB']['ssim']:.3f} | |",
+        f"{base['AtoB']['ssim']:.3f} | | | |",
         f"| CycleGAN (unpaired) | {c['AtoB']['l1']:.4f} | {c['AtoB']['psnr']:.2f} | {c['AtoB']['ssim']:.3f} | "
-        f"{report['cyclegan']['train_seconds']:.0f} |",
+        f"{_fid(c['AtoB'])} | {report['cyclegan']['train_seconds']:.0f} |",
         f"| pix2pix (true pairs) | {p['AtoB']['l1']:.4f} | {p['AtoB']['psnr']:.2f} | {p['AtoB']['ssim']:.3f} | "
-        f"{report['pix2pix']['train_seconds']:.0f} |",
+        f"{_fid(p['AtoB'])} | {report['pix2pix']['train_seconds']:.0f} |",
+        "",
+        f"FID/KID: the {report['test_size']} translated test scenes against the test split's {report['test_size']} "
+        "real B images (the CycleGAN/CUT protocol; TF Inception-v3; biased upward at this count: compare rows).",
         "",
         f"Ratios (1 = as good as paired supervision; the CycleGAN paper's labels -> photo is about 0.7): "
         f"pix2pix L1 / CycleGAN L1 = **{report['ratios']['l1']:.3f}**, CycleGAN PSNR / pix2pix PSNR = "
@@ -155,8 +162,9 @@ def main() -> None:
         runs = {}
         for name, recipe, overrides in (("cyclegan", "cyclegan.yaml", cyclegan_overrides(args)),
                                         ("pix2pix", "pix2pix.yaml", pix2pix_overrides(args))):
-            trainer, evaluation, seconds = train(ROOT / "recipes" / recipe, [*overrides, *train_overrides(args)],
-                                                 Path(tmp) / name)
+            fid = fid_overrides(args) if fid_available(args) else []
+            trainer, evaluation, seconds = train(ROOT / "recipes" / recipe,
+                                                 [*overrides, *train_overrides(args), *fid], Path(tmp) / name)
             runs[name] = trainer
             report[name] = {"eval": evaluation, "train_seconds": round(seconds, 1),
                             "s_per_step": round(trainer.elapsed / max(1, trainer.step), 3)}

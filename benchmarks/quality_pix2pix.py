@@ -39,7 +39,8 @@ from ganzoo.registry import build_registry
 from ganzoo.report import save_samples
 from ganzoo.resolve import resolve
 
-from quality_common import ROOT, add_run_args, train, train_overrides, write_report
+from quality_common import (ROOT, add_run_args, fid_available, fid_overrides, train, train_overrides,
+                            untrained_fidelity, write_report)
 
 RECIPE = ROOT / "recipes" / "pix2pix.yaml"
 RUNS = {"l1": ["losses.adversarial.weight=0"], "cgan_l1": []}
@@ -81,11 +82,14 @@ def untrained(args: argparse.Namespace) -> tuple[dict, torch.Tensor]:
     seed_everything(args.seed)
     model = build_model(resolved).eval()
     test = build_dataset(resolved, "test")
-    metrics = {e.name: e.factory() for e in registry.entries("metric")}
+    metrics = {e.name: m for e in registry.entries("metric") if not hasattr(m := e.factory(), "features")}
     dtype = autocast_dtype(args.precision, torch.device("cpu"))
     scores = evaluate(model, test, metrics, device=torch.device("cpu"), dtype=dtype, seed=args.seed, progress=False)
     with autocast(torch.device("cpu"), dtype):
         outputs = model.sample(fixed_batch(test, 6, args.seed))["output"].float()
+    if fid_available(args):
+        for pair, values in untrained_fidelity(model, test, resolved, args).items():
+            scores.setdefault(pair, {}).update(values)
     return scores, outputs
 
 
@@ -110,15 +114,18 @@ def markdown(report: dict) -> str:
         f"{report['test_size']} held-out buildings. {report['machine']}; load average {report['load_before']} "
         f"before, {report['load_after']} after (other jobs share the cores: wall times are noisy).",
         "",
-        "| generator | L1 (lower better) | PSNR dB | SSIM | train s | s/step |",
-        "|---|---|---|---|---|---|",
+        "| generator | L1 (lower better) | PSNR dB | SSIM | FID (lower better) | KID x 1000 | train s | s/step |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, label in LABELS.items():
         r = report[name]
         scores = r["eval"]["BtoA"]
         timing = f"{r['train_seconds']:.0f} | {r['s_per_step']:.3f}" if "train_seconds" in r else " | "
-        lines.append(f"| {label} | {scores['l1']:.4f} | {scores['psnr']:.2f} | {scores['ssim']:.3f} | {timing} |")
-    lines += ["", f"![grid]({report['grid']})", ""]
+        fid = (f"{scores['fid']:.1f} | {1000 * scores['kid']:.1f}" if "fid" in scores else "n/a | n/a")
+        lines.append(f"| {label} | {scores['l1']:.4f} | {scores['psnr']:.2f} | {scores['ssim']:.3f} | {fid} | {timing} |")
+    lines += ["", f"FID/KID: the {report['test_size']} translated test labels against the {report['test_size']} "
+              "true test photos (TF Inception-v3, torch-fidelity's preprocessing; FID at this count is biased "
+              "upward: compare the rows with each other, not with papers).", "", f"![grid]({report['grid']})", ""]
     return "\n".join(lines)
 
 
@@ -137,7 +144,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trainers = {}
         for name, extra in RUNS.items():
-            trainer, evaluation, seconds = train(RECIPE, [*overrides(args), *extra], Path(tmp) / name)
+            fid = fid_overrides(args) if fid_available(args) else []
+            trainer, evaluation, seconds = train(RECIPE, [*overrides(args), *fid, *extra], Path(tmp) / name)
             trainers[name] = trainer
             last = trainer.last_row
             report[name] = {"eval": evaluation, "train_seconds": round(seconds, 1),

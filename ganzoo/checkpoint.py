@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import pickle
 import random
 import re
+import shutil
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -61,7 +65,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` atomically: temp file, fsync, rename. Never leaves a half-written file."""
+    """Write ``state`` to ``path`` atomically: temp file, fsync, rename. Never leaves a half-written file.
+
+    Whatever interrupts the write (a full disk, which torch's zip writer reports as a ``RuntimeError``, or
+    Ctrl-C), the temp file is removed and ``path`` keeps its previous content.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
@@ -75,11 +83,52 @@ def save(state: dict[str, Any], path: Path) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        reason = "disk full" if exc.errno == 28 else exc.strerror or str(exc)
-        raise CheckpointError(f"cannot write checkpoint {path}: {reason}",
-                              hint="free space or choose another --out; the previous checkpoint is intact") from None
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # a partial file would keep the disk full
+        if isinstance(exc, (OSError, RuntimeError)):
+            raise _write_error(exc, state, path) from None
+        raise
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _write_error(exc: BaseException, state: dict[str, Any], path: Path) -> CheckpointError:
+    needed = _nbytes(state)
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    chain, cause = [], exc
+    while cause is not None and len(chain) < 10:  # torch wraps the file object's OSError in a RuntimeError
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    full = any(isinstance(e, OSError) and e.errno in _DISK_FULL for e in chain) or (free is not None and free < needed)
+    hint = "free space or choose another --out; the previous checkpoint is intact"
+    if full:
+        left = f", {_mb(free)} free" if free is not None else ""
+        return CheckpointError(f"disk full at {path.parent}: {path.name} needs {_mb(needed)}{left}", hint=hint)
+    if isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror
+    else:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return CheckpointError(f"cannot write checkpoint {path}: {reason[:200]}", hint=hint)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:.0f} MB"
+
+
+def _nbytes(x: Any) -> int:
+    """Bytes of the tensors in a nested state: about what its checkpoint file takes."""
+    if torch.is_tensor(x):
+        return x.numel() * x.element_size()
+    if isinstance(x, dict):
+        return sum(_nbytes(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return sum(_nbytes(v) for v in x)
+    return 0
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -88,11 +137,19 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's message advises weights_only=False, i.e. running the file's code: not advice to pass on
+        raise CheckpointError(f"cannot read checkpoint {path}: it holds Python objects other than tensors and "
+                              f"plain data, so it is not a ganzoo checkpoint and is not loaded",
+                              hint="ganzoo loads checkpoints with weights_only=True and never runs code from a file"
+                              ) from None
+    except Exception as exc:  # noqa: BLE001 - any unreadable file (text, truncated zip, ...) is one clear error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"cannot read checkpoint {path}: corrupt, truncated or not a ganzoo checkpoint "
-                              f"({first[:200]})") from None
+                              f"({type(exc).__name__}: {first[:200]})") from None
     if not isinstance(state, dict) or state.get("format") is None or "model" not in state:
         raise CheckpointError(f"{path} is not a ganzoo checkpoint (no format version or model state)")
     if state["format"] > FORMAT_VERSION:

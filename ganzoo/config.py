@@ -47,5 +47,7 @@ class TrainConfig:
     eval_samples: int = 1000  # generated (and real) images per periodic evaluation
     keep_best: str | None = None  # keep checkpoints/best.pt by this metric output (fid, kid, precision, l1, ...)
     on_nan: Literal["stop", "skip"] = "stop"
+    max_skips: int = 50  # on_nan: skip fails the run when more updates than this were skipped
     tensorboard: bool = True  # also log to TensorBoard when it is installed
     sync_batchnorm: bool = False  # distributed runs: convert batch norms to SyncBatchNorm
+    init_from: str | None = None  # start from this checkpoint's weights (fine-tuning); optimizers start fresh

@@ -6,14 +6,16 @@ does not depend on worker count or scheduling and a resumed run sees exactly the
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from typing import Any, Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate, get_worker_info
 
-from .errors import DataError
+from . import errors
+from .errors import DataError, GanzooError
 
 _MIX = 0x9E3779B97F4A7C15
 
@@ -44,9 +46,41 @@ class SeededItems(Dataset):
         random.seed(seed)
         try:
             return self.dataset[index]
+        except GanzooError as exc:
+            if get_worker_info() is None:
+                raise
+            raise _Relayed(exc) from None  # the DataLoader re-raises it in the main process as text
         finally:
             torch.set_rng_state(torch_state)
             random.setstate(py_state)
+
+
+class _Relayed(Exception):
+    """A GanzooError raised in a DataLoader worker, carried to the main process in the text of an exception.
+
+    The DataLoader re-raises a worker's exception as ``type(exc)(worker traceback)``: the original object is lost,
+    and a ``DataError`` would reach the user with the worker's traceback as its message. This class's text ends
+    with the error as JSON, from which :meth:`original` rebuilds it.
+    """
+
+    MARK = "ganzoo-error:"
+
+    def __init__(self, error: GanzooError | str):
+        if isinstance(error, GanzooError):
+            error = self.MARK + json.dumps({"type": type(error).__name__, "message": error.message,
+                                            "where": error.where, "hint": error.hint})
+        super().__init__(error)
+
+    def original(self) -> GanzooError:
+        text = str(self.args[0]) if self.args else ""
+        try:
+            fields = json.loads(text.rsplit(self.MARK, 1)[1].strip().splitlines()[0])
+        except (IndexError, ValueError):
+            return GanzooError(text)
+        cls = getattr(errors, fields["type"], GanzooError)
+        error = cls.__new__(cls if isinstance(cls, type) and issubclass(cls, GanzooError) else GanzooError)
+        GanzooError.__init__(error, fields["message"], where=fields["where"], hint=fields["hint"])
+        return error
 
 
 class EpochSampler(Sampler):
@@ -95,12 +129,17 @@ class Batches:
         workers: int | None = None,
         rank: int = 0,
         world_size: int = 1,
+        per_step: tuple[int, str] | None = None,
     ):
         size = len(dataset)
         if size // world_size < batch_size:
             per = f" per process ({world_size} processes)" if world_size > 1 else ""
-            raise DataError(f"the dataset has {size} samples, fewer than one batch of {batch_size}{per}",
-                            hint="lower train.batch_size or add data")
+            what, hint = f"{batch_size}", "lower train.batch_size or add data"
+            if per_step and per_step[0] > 1:  # several real batches per step, e.g. n_critic
+                k, option = per_step
+                what = f"batch_size {batch_size // k} × {option} {k} = {batch_size} per step"
+                hint = f"lower train.batch_size or {option}, or add data"
+            raise DataError(f"the dataset has {size} samples, fewer than one batch of {what}{per}", hint=hint)
         self.batch_size = batch_size
         self.batches_per_epoch = (size // world_size) // batch_size
         self.sampler = EpochSampler(size, seed, rank=rank, world_size=world_size)
@@ -137,7 +176,10 @@ class Batches:
         if self._it is None:
             self.sampler.set_position(self.epoch, self.index * self.batch_size)
             self._it = iter(self.loader)
-        batch = next(self._it)
+        try:
+            batch = next(self._it)
+        except _Relayed as exc:
+            raise exc.original() from None
         self.index += 1
         return batch
 

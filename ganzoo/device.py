@@ -56,6 +56,11 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return dtype
 
 
+def precision_name(dtype: torch.dtype | None) -> str:
+    """The recipe's name for an autocast dtype: ``fp32``, ``bf16``, ``fp16``."""
+    return next(name for name, d in _DTYPES.items() if d is dtype)
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
     if dtype is None:
         return contextlib.nullcontext()
@@ -114,7 +119,8 @@ def tune_allocator() -> None:
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{platform.processor() or platform.machine()} ({threads} thread{'s' if threads != 1 else ''})"
 
 
 def use_channels_last(setting: bool | str, device: torch.device) -> bool:

@@ -6,7 +6,15 @@ from typing import Any
 
 import yaml
 
+import torch
+
+from . import contract
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
+from .data import fixed_batch
+from .device import preserved_rng
+from .flow import describe_flow
+from .optim import OptimizerSet, make_optimizer
+from .report import as_float
 from .resolve import Resolved
 
 
@@ -35,7 +43,13 @@ def format_resolved(resolved: Resolved) -> str:
 
 
 def dry_run(resolved: Resolved) -> str:
-    """Build the datasets and every component (no training) and describe them."""
+    """Build the datasets and every component, load a batch, sample and take one training step on the throwaway
+    model, and describe them; torch's RNG is left as it was."""
+    with preserved_rng(torch.device("cpu")):
+        return _dry_run(resolved)
+
+
+def _dry_run(resolved: Resolved) -> str:
     out = [f"# resolved recipe {resolved.recipe.source}  (# * = set by the recipe or --set; the rest are defaults)",
            format_resolved(resolved), ""]
     train = build_dataset(resolved, "train")
@@ -49,10 +63,46 @@ def dry_run(resolved: Resolved) -> str:
         out.append(f"  loss {slot}: {spec.name} (weight {spec.params.get('weight', 1.0):g})")
     sizes = f"train {len(train)}" + (f", test {len(test)}" if test is not None else ", no test split")
     out.append(f"data: {resolved.data.name} ({sizes} samples)")
+    flow = describe_flow(model, train)
+    if flow:
+        out.append(f"  {flow}")
     skipped = getattr(train, "skipped", None)
     if skipped:
         out.append(f"  {len(skipped)} unreadable image(s) will be skipped")
     for warning in model.warnings():
         out.append(f"warning: {warning}")
+    out += try_one_step(resolved, model, train)
     out.append("dry run: nothing trained")
     return "\n".join(out)
+
+
+def try_one_step(resolved: Resolved, model, train) -> list[str]:
+    """Load one batch (checked against the model's keys and the dataset's promised sizes), run ``sample`` once and
+    one ``train_step`` under the model contract, on CPU, on the dry run's throwaway model (its RNG use is undone
+    by :func:`dry_run`): dataset-shape bugs and model/loss mismatches become ``Error:`` lines before training."""
+    cpu = torch.device("cpu")
+    count = min(len(train), resolved.train.batch_size * model.batches_per_step)
+    batch = _first_batch(resolved, train, count)
+    model.eval()
+    with torch.no_grad(), contract.blame_model(resolved, "in sample(batch)"):
+        samples = model.sample(batch)
+    model.train()
+    optimizers = {group: make_optimizer(spec, model.group_parameters(group), cpu)
+                  for group, spec in resolved.optim.items()}
+    opt = OptimizerSet(model, optimizers, cpu, on_nan=resolved.train.on_nan, max_skips=resolved.train.max_skips)
+    opt.step_index = 1
+    opt.begin()
+    with contract.blame_model(resolved):
+        values = model.train_step(batch, opt, 0)
+    values = opt.end(values)
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items() if torch.is_tensor(v))
+    columns = ", ".join(samples) if isinstance(samples, dict) else type(samples).__name__
+    losses = "  ".join(f"{k} {as_float(v):.3g}" for k, v in values.items())
+    return [f"checked: a batch of {count} ({shapes}); sample() -> {columns}; one train_step -> {losses}"]
+
+
+def _first_batch(resolved: Resolved, train, count: int):
+    """The first ``count`` items, collated as the engine will (the dataset is blamed for what fails)."""
+    def one():
+        yield fixed_batch(train, count, resolved.train.seed)
+    return contract.first_batch(one(), resolved)

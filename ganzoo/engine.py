@@ -19,25 +19,31 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from . import __version__, checkpoint
+from . import __version__, checkpoint, contract, finite, ownership
 from . import distributed as dist
 from .build import build_dataset, build_model, build_optional_split, check_batch_keys, parameter_counts
 from .data import Batches, fixed_batch
-from .device import (autocast, autocast_dtype, configure, describe, preserved_rng, seed_everything, select_device,
-                     to_device, use_channels_last)
+from .device import (autocast, autocast_dtype, configure, describe, precision_name, preserved_rng, seed_everything,
+                     select_device, to_device, use_channels_last)
 from .ema import EMA
-from .errors import GanzooError, NonFiniteLoss
+from .errors import GanzooError, NonFinite, NonFiniteLoss
 from .evaluate import evaluate, results_table
 from .fidelity import is_distribution_metric
+from .flow import column_titles, describe_flow, row_labels
+from .hints import speed_hints
 from .images import describe_skipped
 from .optim import OptimizerSet, Scheduler, make_optimizer
 from .quality import QualityMonitor
 from .recipe import dump
 from .registry import Registry
-from .report import MetricsLog, MetricsWindow, as_float, plot_losses, save_samples, tensorboard_writer
+from .progress import ProgressLines, interactive
+from .report import (MetricsLog, MetricsWindow, Observation, as_float, plot_losses, save_samples,
+                     tensorboard_writer)
 from .resolve import Resolved
-from .resume import check_resumable, data_position
-from .rundir import RunDir, manifest, new_run_dir, write_json
+from .resume import check_resumable, check_training_state, data_position
+from .warmstart import init_from
+from .rundir import (RunDir, dirs_to_create, discard_if_empty, manifest, new_run_dir, read_json, set_status,
+                     with_history, write_json)
 
 Log = Callable[[str], None]
 
@@ -47,7 +53,7 @@ class Interrupted(GanzooError):
 
     def __init__(self, step: int, run_dir: RunDir):
         super().__init__(f"interrupted at step {step}; checkpoint written to {run_dir.last}",
-                         hint=f"resume with: ganzoo run RECIPE --resume {run_dir.root}")
+                         hint=f"resume with: {run_dir.resume_command()}")
         self.step, self.run_dir = step, run_dir
 
 
@@ -58,18 +64,28 @@ class RunResult:
     evaluation: dict[str, dict[str, float]] | None = None
 
 
+#: signals this close to the first are the same request: a terminal's Ctrl-C reaches every rank of a torchrun
+#: job, and torchrun's agent forwards its own copy a moment later
+SIGNAL_BURST_S = 2.0
+
+
 @contextlib.contextmanager
-def _signals_caught() -> Iterator[dict[str, int]]:
-    """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step; a second one aborts."""
-    caught: dict[str, int] = {}
+def _signals_caught(burst: float = SIGNAL_BURST_S) -> Iterator[dict[str, float]]:
+    """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step; a later one aborts.
+
+    Signals within ``burst`` seconds of the first count as that one request (see ``SIGNAL_BURST_S``).
+    """
+    caught: dict[str, float] = {}
     if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
         yield caught
         return
 
     def handler(signum, frame):
-        if "signum" in caught:
+        now = time.monotonic()
+        if "signum" not in caught:
+            caught["signum"], caught["at"] = signum, now
+        elif now - caught["at"] > burst:
             raise KeyboardInterrupt
-        caught["signum"] = signum
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -77,6 +93,10 @@ def _signals_caught() -> Iterator[dict[str, int]]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def _run_root(checkpoint_file: Path) -> Path:
+    return checkpoint_file.parent.parent if checkpoint_file.parent.name == "checkpoints" else checkpoint_file.parent
 
 
 def _total_steps(resolved: Resolved, batches: Batches) -> int:
@@ -100,6 +120,7 @@ class Trainer:
         *,
         out: Path | None = None,
         resume: Path | None = None,
+        overwrite: bool = False,
         progress: bool = True,
         log: Log | None = None,
         env: dist.DistEnv = dist.DistEnv(),
@@ -121,6 +142,8 @@ class Trainer:
         check_batch_keys(resolved, self.train_data)
         self.test_data = build_optional_split(resolved, "test")
         self.model = build_model(resolved)
+        if cfg.init_from and resume is None:
+            self.log(init_from(self.model, cfg.init_from))
         self.counts = parameter_counts(self.model)
         self._prepare_model()
         if env.enabled:
@@ -129,14 +152,16 @@ class Trainer:
         self.optimizers = {group: make_optimizer(spec, self.model.group_parameters(group), self.device)
                            for group, spec in resolved.optim.items()}
         self.scaler = torch.amp.GradScaler(self.device.type) if self.dtype is torch.float16 else None
-        self.opt = OptimizerSet(self.model, self.optimizers, self.device, scaler=self.scaler, on_nan=cfg.on_nan)
+        self.opt = OptimizerSet(self.model, self.optimizers, self.device, scaler=self.scaler, on_nan=cfg.on_nan,
+                                max_skips=cfg.max_skips)
         self.ema = EMA(self.model, cfg.ema) if cfg.ema else None
         self.quality = (QualityMonitor.from_recipe(resolved, registry, self.model, self.train_data, self.device,
                                                    self.log) if self.main else None)
 
         per_step = cfg.batch_size * self.model.batches_per_step
         self.batches = Batches(self.train_data, per_step, seed=cfg.seed, device=self.device, workers=cfg.workers,
-                               rank=env.rank, world_size=env.world_size)
+                               rank=env.rank, world_size=env.world_size,
+                               per_step=(self.model.batches_per_step, self.model.batches_per_step_option))
         self.total = _total_steps(resolved, self.batches)
         self.scheduler = Scheduler(self.optimizers, cfg.lr_schedule, self.total)
         sample_source = self.test_data if self.test_data is not None else self.train_data
@@ -146,11 +171,15 @@ class Trainer:
         self.window = MetricsWindow()
         self.elapsed = 0.0
         self.last_row: dict[str, Any] = {}
+        self.observe = Observation(self.log)  # pictures and TensorBoard never stop a run
 
         resume_from = checkpoint.find(resume) if resume else None
         if resume_from is not None and out is None:
-            out = resume_from.parent.parent if resume_from.parent.name == "checkpoints" else resume_from.parent
+            out = _run_root(resume_from)
         self.run = RunDir(Path(dist.broadcast(str(out or new_run_dir(resolved.recipe.name).root))))
+        self.created = dirs_to_create(self.run.root) if self.main else []
+        resuming = resume_from is not None and _run_root(resume_from).resolve() == self.run.root.resolve()
+        self.owner = ownership.claim(self.run.root, resuming=resuming, overwrite=overwrite, main=self.main)
         if self.main:
             self.run.create()
         self.metrics = MetricsLog(self.run.metrics)
@@ -159,7 +188,7 @@ class Trainer:
         self.ddp = dist.Wrapper(self.model, list(self.model.component_slots), self.device,
                                 cfg.sync_batchnorm) if env.enabled else None
         self.tb = None
-        if self.main:
+        if self.main and self.step < self.total:  # a finished run resumed to fewer steps keeps its files
             self._write_run_files()
             self.tb = tensorboard_writer(self.run.root / "tb") if cfg.tensorboard else None
 
@@ -179,16 +208,19 @@ class Trainer:
         info = manifest(device=f"{self.device} {describe(self.device)}", seed=self.cfg.seed, plugins=plugins,
                         world_size=self.env.world_size)
         info |= {
-            "precision": str(self.dtype).replace("torch.", "") if self.dtype else "fp32",
+            "recipe_name": self.resolved.recipe.name,
+            "status": "running",
+            "precision": precision_name(self.dtype),
             "components": self.resolved.provenance(),
             "parameters": self.counts,
             "total_steps": self.total,
             "batch_size_per_process": self.cfg.batch_size,
             "resumed_at": self.step or None,
         }
-        write_json(self.run.manifest, info)
+        write_json(self.run.manifest, with_history(info, read_json(self.run.manifest), self.step))
 
     def _restore(self, state: dict[str, Any], source: Path) -> None:
+        check_training_state(state, source)
         notes = check_resumable(state["recipe"], self.resolved.to_dict(), source)
         try:
             self.model.load_state_dict(state["model"])
@@ -209,6 +241,7 @@ class Trainer:
         if self.quality is not None:
             self.quality.load_state_dict(state.get("quality"))
         self.elapsed = float(state.get("elapsed", 0.0))
+        self.opt.skipped = int(state.get("skipped", 0))
         ranks = state.get("rng_ranks") or [state["rng"]]
         if self.env.rank < len(ranks) and len(ranks) == self.env.world_size:
             checkpoint.set_rng_state(ranks[self.env.rank])
@@ -216,8 +249,8 @@ class Trainer:
             checkpoint.set_rng_state(state["rng"])
         else:  # more processes than wrote the checkpoint: a fresh stream per rank, reproducible from the step
             seed_everything(self.cfg.seed + 1_000_003 * self.env.rank + self.step)
-        if self.main:
-            self.metrics.truncate_after(self.step)
+        if self.main and (note := self.metrics.truncate_after(self.step)):
+            self.log(note)
         self.log(f"resumed from {source} at step {self.step}")
         if saved_world != self.env.world_size:
             self.log(f"  checkpoint written by {saved_world} process(es), resumed on {self.env.world_size}")
@@ -245,11 +278,14 @@ class Trainer:
             "window": self.window.state_dict(),
             "quality": self.quality.state_dict() if self.quality is not None else None,
             "elapsed": self.elapsed,
+            "skipped": self.opt.skipped,
             "sample_shapes": {k: list(v.shape[1:]) for k, v in self.fixed.items() if torch.is_tensor(v)},
         }
 
     def save_checkpoint(self) -> None:
         """Write ``step_XXXXXXX.pt`` and ``last.pt`` (a hard link to it); every rank's RNG state is gathered."""
+        finite.check_checkpointable(self.step, finite.training_state(
+            self.model, self.optimizers, self.ema.state_dict() if self.ema else None), self.device)
         rngs = dist.gather(checkpoint.rng_state())
         if not self.main:
             return
@@ -284,9 +320,11 @@ class Trainer:
             samples = self.model.sample(self.fixed)
             scorer = getattr(self.train_data, "evaluate_samples", None)
             quality = scorer(self.model.generate) if scorer and self.model.supports("generate") else {}
-        save_samples(samples, self.run.samples / f"step_{self.step:07d}.png",
-                     title=f"{self.resolved.recipe.name}  step {self.step}",
-                     markers=getattr(self.train_data, "modes", None))
+        self.observe.attempt("sample grids", save_samples, samples, self.run.samples / f"step_{self.step:07d}.png",
+                             title=f"{self.resolved.recipe.name}  step {self.step}",
+                             markers=getattr(self.train_data, "modes", None),
+                             captions=column_titles(self.model, self.train_data),
+                             row_labels=row_labels(self.model, self.fixed, self.train_data))
         if quality:
             row = {"step": self.step, **{f"quality/{k}": float(v) for k, v in quality.items()}}
             self.metrics.write(row)
@@ -332,7 +370,8 @@ class Trainer:
             for k, v in row.items():
                 if k != "step" and isinstance(v, (int, float)):
                     self.tb.add_scalar(k, v, row["step"])
-        except Exception:
+        except Exception as exc:
+            self.observe.report("TensorBoard logs", exc)
             self.tb = None  # TensorBoard never fails a run
 
     def _keep_history(self, collective: bool) -> None:
@@ -347,7 +386,8 @@ class Trainer:
 
     def plot(self) -> None:
         if self.main:
-            plot_losses(self.metrics.rows(), self.run.losses_png, title=self.resolved.recipe.name)
+            self.observe.attempt("loss curves", plot_losses, self.metrics.rows(), self.run.losses_png,
+                                 title=self.resolved.recipe.name)
 
     def evaluate(self) -> dict[str, dict[str, float]] | None:
         """Score the model on the test split with every paired metric, plus the last ``eval_every`` scores of this
@@ -374,27 +414,45 @@ class Trainer:
                        "notes": last["notes"], "feature_network": fidelity.extractor.identity() if fidelity else None}
         if not results:
             return None
-        write_json(self.run.eval_json, record | {"results": results})
+        self.observe.attempt("eval.json", write_json, self.run.eval_json, record | {"results": results})
         return results
 
     # The loop ---------------------------------------------------------------------------------------------
     def describe(self) -> str:
         params = ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in self.counts.items())
-        prec = str(self.dtype).replace("torch.", "") if self.dtype else "fp32"
         procs = f" per process x {self.env.world_size} processes" if self.env.enabled else ""
         lines = [f"{self.resolved.recipe.name}: {self.total} steps, batch {self.cfg.batch_size}{procs} on "
-                 f"{self.device} ({describe(self.device)}), {prec}; {params}", f"run directory: {self.run.root}"]
+                 f"{self.device} ({describe(self.device)}), {precision_name(self.dtype)}; {params}",
+                 f"run directory: {self.run.root}"]
+        flow = describe_flow(self.model, self.train_data)
+        if flow:
+            lines.append(f"data: {flow}")
         skipped = getattr(self.train_data, "skipped", None)
         if skipped:
             lines.append(f"data: {describe_skipped(skipped)}")
+        processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if self.env.enabled else 1
+        lines += [f"hint: {h}" for h in speed_hints(self.device, self.cfg.precision, processes)]
         return "\n".join(lines)
 
     def fit(self) -> RunResult:
+        try:
+            return self._fit()
+        finally:
+            if self.owner is not None:
+                self.owner.release()  # the run directory is free for --resume
+
+    def _fit(self) -> RunResult:
+        if self.step >= self.total:
+            self.log(f"already at step {self.step} ≥ {self.total}: nothing to train "
+                     f"(raise train.steps or train.epochs to train on)")
+            return RunResult(self.run, self.step)
         self.log(self.describe())
         for warning in self.model.warnings():
             self.log(f"warning: {warning}")
         cfg = self.cfg
-        bar = tqdm(total=self.total, initial=self.step, unit="step", dynamic_ncols=True, disable=not self.progress,
+        bar_on = self.progress and interactive()  # else one log line per log_every steps (nohup, CI, --no-progress)
+        lines = None if bar_on else ProgressLines(self.total, self.step)
+        bar = tqdm(total=self.total, initial=self.step, unit="step", dynamic_ncols=True, disable=not bar_on,
                    desc=self.resolved.recipe.name)
         try:
             with _signals_caught() as caught:
@@ -413,6 +471,8 @@ class Trainer:
                         self._flush_window()
                         bar.set_postfix({k: f"{v:.3g}" for k, v in self.last_row.items()
                                          if "/" in k and not k.startswith("lr/")}, refresh=False)
+                        if lines:
+                            self.log(lines.line(self.step, self.last_row))
                     if self.step % cfg.sample_every == 0 or last:
                         self.write_samples()
                     if self.quality is not None and self.quality.due(self.step, last):
@@ -421,15 +481,20 @@ class Trainer:
                         self.save_checkpoint()
                     if stop:
                         raise Interrupted(self.step, self.run)
-        except NonFiniteLoss as exc:  # raised on every rank at the same step
+        except Interrupted:  # not a failure: the checkpoint is written and the error says how to resume
+            self._ended(f"interrupted at step {self.step}")
+            raise
+        except NonFinite as exc:  # raised on every rank at the same step
             self._keep_history(collective=True)
             exc.hint = f"{exc.hint}; {self._last_checkpoint_note()}"
+            self._ended(f"failed in step {self.step + 1}: {exc}", failed=True)
             raise
-        except Exception:
+        except Exception as exc:
             # A bug or an I/O error mid-step: the weights may be half-updated, so no checkpoint is written now;
             # the metrics and curves so far are kept and the last periodic checkpoint stays the resume point.
             self._keep_history(collective=False)
             self.log(f"training failed at step {self.step}; {self._last_checkpoint_note()}")
+            self._ended(f"failed in step {self.step + 1}: {exc}", failed=True)
             raise
         finally:
             bar.close()
@@ -439,16 +504,37 @@ class Trainer:
         if results:
             self.log(results_table(results))
         self.log(f"done: {self.run.root}")
+        self._ended("done")
         return RunResult(self.run, self.step, results)
+
+    def _ended(self, status: str, failed: bool = False) -> None:
+        """Record how the run ended in the manifest (``done``, ``interrupted at step N``, ``failed in step N: ...``);
+        a failed run that left nothing takes its directory away."""
+        if not self.main:
+            return
+        try:
+            if failed and self.owner is not None:
+                self.owner.release()  # the lock file must not keep an otherwise empty directory alive
+            if failed and discard_if_empty(self.run, self.created):
+                self.log(f"removed {self.run.root}: the run failed before writing a checkpoint or a sample")
+            else:
+                set_status(self.run, status.splitlines()[0][:300])
+        except OSError as exc:  # never mask the original error
+            self.log(f"(could not record the run's status: {exc})")
 
     def _one_step(self) -> tuple[str, float] | None:
         """One training step; returns a non-finite scalar ``(name, value)`` when ``on_nan: stop``, else None."""
         start = time.perf_counter()
-        batch = to_device(next(self.batches), self.device, self.channels_last)
+        first = not self.opt.ledger.completed  # a first step's failure names the dataset or the model at fault
+        batch = contract.first_batch(self.batches, self.resolved) if first else next(self.batches)
+        batch = to_device(batch, self.device, self.channels_last)
         self.scheduler.set_step(self.step)
         self.opt.step_index = self.step + 1
-        with autocast(self.device, self.dtype), self.ddp.active() if self.ddp else contextlib.nullcontext():
+        self.opt.begin()
+        with autocast(self.device, self.dtype), self.ddp.active() if self.ddp else contextlib.nullcontext(), \
+                contract.blame_model(self.resolved, active=first):
             values = self.model.train_step(batch, self.opt, self.step)
+        values = self.opt.end(values)  # the model contract: groups stepped, nothing updated behind their back
         if self.ema is not None:
             self.ema.update(self.step)
         self.step += 1
@@ -461,9 +547,18 @@ class Trainer:
         return None
 
 
-def train(resolved: Resolved, registry: Registry, **kwargs: Any) -> RunResult:
-    """Train a resolved recipe to the end; under torchrun, inside a process group torn down on any exit."""
+def train(resolved: Resolved, registry: Registry, *, out: Path | str | None = None, resume: Path | str | None = None,
+          overwrite: bool = False, progress: bool = True, log: Log | None = None) -> RunResult:
+    """Train a resolved recipe to the end; under torchrun, inside a process group torn down on any exit.
+
+    ``out``: the run directory (default ``runs/<recipe>/<timestamp>``); ``resume``: a run directory or checkpoint
+    to continue; ``overwrite``: start again in an ``out`` that holds a run (deleting it); ``progress``: a progress
+    bar on a terminal; ``log``: where run messages go (default stderr). Returns the run directory, the last step
+    and the end-of-training scores.
+    """
     env = dist.detect()
     device = select_device(dist.device_for(env, resolved.train.device))
     with dist.process_group(env, device):
-        return Trainer(resolved, registry, env=env, **kwargs).fit()
+        return Trainer(resolved, registry, env=env, out=Path(out) if out is not None else None,
+                       resume=Path(resume) if resume is not None else None, overwrite=overwrite, progress=progress,
+                       log=log).fit()

@@ -27,8 +27,20 @@ class PluginError(GanzooError):
     """A plugin failed to load, or a component name is unknown or ambiguous."""
 
 
+class ContractError(GanzooError):
+    """A plugin breaks ganzoo's plugin contract: a hook, a factory's signature, a dataset's items, a model's step."""
+
+
 class DataError(GanzooError):
     """A dataset cannot be read: missing folder, wrong layout, corrupt files."""
+
+
+class UnreadableImage(DataError):
+    """An image file that cannot be decoded (corrupt, truncated, not an image)."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"cannot read image {path}: {reason}", hint="remove it, or set data.strict: false to skip")
+        self.path = path
 
 
 class SplitNotFound(DataError):
@@ -43,13 +55,38 @@ class TrainingError(GanzooError):
     """Training cannot go on (non-finite loss, device unavailable, ...)."""
 
 
-class NonFiniteLoss(TrainingError):
+class NonFinite(TrainingError):
+    """Training produced NaN or infinite values; ``step`` is where they were found."""
+
+    def __init__(self, step: int, message: str, hint: str):
+        super().__init__(message, hint=hint)
+        self.step = step
+
+
+class NonFiniteLoss(NonFinite):
     """A loss became NaN or infinite."""
 
     def __init__(self, step: int, name: str, value: float):
-        super().__init__(
-            f"loss {name!r} is {value} at step {step}",
-            hint="lower the learning rate, try precision: fp32, or set train.on_nan: skip",
-        )
-        self.step = step
+        super().__init__(step, f"loss {name!r} is {value} at step {step}",
+                         hint="lower the learning rate, try precision: fp32, or set train.on_nan: skip")
         self.name = name
+
+
+class NonFiniteWeights(NonFinite):
+    """Weights or optimizer state became NaN or infinite (an update with finite losses can do that)."""
+
+    def __init__(self, step: int, names: list[str]):
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        super().__init__(step, f"weights are not finite at step {step} ({shown}); no checkpoint was written for it",
+                         hint="lower the learning rate or clip gradients; train.on_nan: skip refuses such updates")
+        self.names = names
+
+
+class TooManySkips(NonFinite):
+    """``on_nan: skip`` skipped more updates than ``train.max_skips``."""
+
+    def __init__(self, step: int, skipped: int, limit: int):
+        super().__init__(step, f"{skipped} updates skipped for non-finite losses or gradients by step {step}, "
+                         f"more than train.max_skips={limit}",
+                         hint="the run diverged: lower the learning rate, or raise train.max_skips")
+        self.skipped = skipped

@@ -57,8 +57,10 @@ def evaluate(
     model.eval()
     try:
         with preserved_rng(device):
-            for batch in tqdm(loader, desc=f"eval ({len(items)} items)", unit="batch", disable=not progress,
-                              leave=False):
+            batches = iter(loader)  # (creating it draws a seed from the global RNG)
+            torch.manual_seed(seed)  # models that draw noise at test time (pix2pix's paper mode) score reproducibly
+            for batch in tqdm(batches, total=len(loader), desc=f"eval ({len(items)} items)", unit="batch",
+                              disable=not progress, leave=False):
                 batch = to_device(batch, device, channels_last=False)
                 with autocast(device, dtype):
                     pairs = model.evaluation_pairs(batch)

@@ -137,8 +137,10 @@ class Fidelity:
         return {name: {k: torch.cat([p[k] for p in chunks]) for k in chunks[0]} for name, chunks in parts.items()}
 
     # Scores -------------------------------------------------------------------------------------------------
-    def score(self, generated: dict[str, dict[str, Tensor]], real: dict[str, dict[str, Tensor] | None]
-              ) -> FidelityReport:
+    def score(self, generated: dict[str, dict[str, Tensor]], real: dict[str, dict[str, Tensor] | None],
+              strict: bool = True) -> FidelityReport:
+        """Every metric on every set; a metric that cannot be computed is an error, or (``strict=False``, for
+        metrics nobody asked for by name) a note."""
         results: dict[str, dict[str, float]] = {}
         counts: dict[str, dict[str, int]] = {}
         notes: list[str] = []
@@ -156,6 +158,9 @@ class Fidelity:
                     try:
                         results[name] |= metric(feats, ref_feats)
                     except ValueError as exc:
+                        if not strict:
+                            notes.append(f"{name}: {metric_name} skipped: {exc}")
+                            continue
                         raise GanzooError(f"{metric_name} on {name!r}: {exc}",
                                           hint="evaluate more samples (-n), or use kid, which is unbiased "
                                                "at any count") from None
@@ -191,7 +196,8 @@ def build_fidelity(metrics: dict[str, Any], device: torch.device, *, inception: 
 
 def evaluate_model(fidelity: Fidelity, model: GANModel, dataset: Dataset, data_id: dict[str, Any], *,
                    n: int | None, seed: int, device: torch.device, dtype: torch.dtype | None, batch_size: int,
-                   progress: bool, real_folder: Path | None = None, real_limit: int | None = None) -> FidelityReport:
+                   progress: bool, real_folder: Path | None = None, real_limit: int | None = None,
+                   strict: bool = True) -> FidelityReport:
     """Score ``model``'s generated sets against the split's real images (or a folder of images)."""
     if not model.supports("generated_images"):
         raise GanzooError(f"{type(model).__name__} generates no image sets to score with FID/KID",
@@ -217,6 +223,6 @@ def evaluate_model(fidelity: Fidelity, model: GANModel, dataset: Dataset, data_i
         count = len(dataset)
     generated = fidelity.generated(model, dataset, count, seed=seed, device=device, dtype=dtype,
                                    batch_size=batch_size, progress=progress)
-    report = fidelity.score(generated, real)
+    report = fidelity.score(generated, real, strict=strict)
     report.real_from_cache = cached
     return report

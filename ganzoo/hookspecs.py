@@ -92,6 +92,15 @@ def register_metrics(register: Register) -> None:
     """
 
 
+@hookspec
+def register_recipes(register: Register) -> None:
+    """Register recipes shipped inside the package: ``register(name, path)`` with the path of a YAML recipe
+    (e.g. ``pathlib.Path(__file__).parent / "recipes" / "mine.yaml"``; list it as package data so wheels carry
+    it). ``ganzoo run NAME`` (or ``ganzoo run DIST:NAME``) runs it once the package is installed, and
+    ``ganzoo list recipe`` shows it with its provider. The recipe's first comment line is its summary.
+    """
+
+
 #: Component kinds, in display order, and the hook that registers each.
 KINDS: dict[str, str] = {
     "generator": "register_generators",
@@ -101,3 +110,8 @@ KINDS: dict[str, str] = {
     "model": "register_models",
     "metric": "register_metrics",
 }
+
+#: The hook that registers recipes (not a component kind: a recipe names components, it is not one).
+RECIPE_HOOK = "register_recipes"
+#: Every hook a plugin may implement.
+HOOKS: tuple[str, ...] = (*KINDS.values(), RECIPE_HOOK)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Callable, Iterable, Literal, Sequence, TypeVar
 
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from .errors import DataError
+from .errors import DataError, UnreadableImage
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"}
 Preprocess = Literal["resize_and_crop", "crop", "resize", "none"]
@@ -37,37 +38,111 @@ def require_dir(path: Path, layout: str) -> Path:
 
 
 def open_image(path: Path, mode: str = "RGB") -> Image.Image:
-    """Decode an image fully (so truncated files fail here), converted to ``mode`` ("RGB" or "L")."""
+    """Decode an image fully (so truncated files fail here), converted to ``mode`` ("RGB" or "L").
+
+    Any bit depth and colour model Pillow reads comes out at 8 bits per channel over its full range: 16-bit
+    images are scaled (not clipped at 255), see :func:`to_8bit`; transparency is composited over white;
+    palette, 1-bit, CMYK and YCbCr images are converted to ``mode``.
+    """
     try:
         with Image.open(path) as img:
             img.load()
-            return img.convert(mode)
+            return flatten_alpha(to_8bit(img)).convert(mode)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from None
+        raise UnreadableImage(Path(path), str(exc) or type(exc).__name__) from None
 
 
-def readable(path: Path) -> str | None:
-    """None if the image header reads; otherwise the reason. Cheap: does not decode pixels."""
+def to_8bit(img: Image.Image) -> Image.Image:
+    """A single-channel image of more than 8 bits as 8-bit grayscale ("L"), scaled from the range of its format.
+
+    16-bit (``I;16*``, and PNG's 16-bit grayscale): 0..65535. 32-bit integer (``I``, TIFF): the full range of the
+    stored bit depth, 0..2^bits - 1 (signed: 0..2^(bits-1) - 1, negatives at 0). 32-bit float (``F``): 0..1,
+    values outside clipped. Pillow's own ``convert`` would clip all of these at 255 (a 16-bit ramp turns white).
+    Other modes are returned unchanged.
+    """
+    if not (img.mode.startswith("I") or img.mode == "F"):
+        return img
+    import numpy as np
+
+    values = np.asarray(img).astype(np.float64)
+    if img.mode == "F":
+        top = 1.0
+    elif img.mode.startswith("I;16") or img.format == "PNG":
+        top = 65535.0
+    else:
+        tags = getattr(img, "tag_v2", {})
+        bits = (tags.get(258) or (32,))[0] if hasattr(tags, "get") else 32
+        signed = hasattr(tags, "get") and (tags.get(339) or (1,))[0] == 2
+        top = float(2 ** (bits - 1 if signed else bits) - 1)
+    scaled = np.clip(np.nan_to_num(values / top), 0.0, 1.0) * 255.0
+    return Image.fromarray(np.round(scaled).astype(np.uint8))
+
+
+def flatten_alpha(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """An image with transparency (RGBA, LA, PA, or a palette/RGB/L image with a transparent colour) composited
+    over ``background`` (white), as viewers show it; images without transparency are returned unchanged."""
+    if img.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in img.info:
+        return img
+    rgba = img.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba).convert("RGB")
+
+
+def readable(path: Path, decode: bool = False) -> str | None:
+    """None if the image reads; otherwise the reason. Cheap by default (the header only); ``decode`` reads the
+    pixels too, which is what finds a truncated file."""
     try:
         with Image.open(path) as img:
-            img.size  # noqa: B018 - forces the header
+            if decode:
+                img.load()
+            else:
+                img.size  # noqa: B018 - forces the header
         return None
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         return str(exc) or type(exc).__name__
 
 
 def screen(paths: Sequence[Path], strict: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Split ``paths`` into readable ones and (path, reason) for the rest; ``strict`` makes any bad file an error."""
+    """Split ``paths`` into readable ones and (path, reason) for the rest.
+
+    ``strict`` makes any bad file an error, here and now: it decodes every image fully, so that a truncated file
+    stops the run before training rather than in the middle of it. Otherwise only headers are read, and a file
+    that fails to decode later is replaced (see :func:`first_decodable`).
+    """
     good, bad = [], []
     for p in paths:
-        reason = readable(p)
+        reason = readable(p, decode=strict)
         if reason is None:
             good.append(p)
         elif strict:
-            raise DataError(f"cannot read image {p}: {reason}", hint="remove it, or set data.strict: false to skip")
+            raise UnreadableImage(p, reason)
         else:
             bad.append((p, reason))
     return good, bad
+
+
+T = TypeVar("T")
+
+#: how many consecutive items may fail to decode before a dataset gives up
+MAX_REPLACEMENTS = 16
+
+
+def first_decodable(index: int, count: int, decode: Callable[[int], T], *, strict: bool,
+                    skipped: list[tuple[Path, str]], what: str = "image") -> T:
+    """``decode(index)``, or, when that raises :class:`UnreadableImage` (a file whose header reads but whose
+    pixels do not), the next item that decodes: the unreadable file is added to ``skipped`` and reported with a
+    ``RuntimeWarning``. ``strict`` re-raises instead. Gives up after ``MAX_REPLACEMENTS`` failures in a row.
+    """
+    for attempt in range(min(count, MAX_REPLACEMENTS)):
+        try:
+            return decode((index + attempt) % count)
+        except UnreadableImage as exc:
+            if strict:
+                raise
+            skipped.append((exc.path, exc.message))
+            warnings.warn(f"{exc.message}; using the next {what} instead ({len(skipped)} skipped so far by this "
+                          "process)", RuntimeWarning, stacklevel=2)
+    raise DataError(f"{min(count, MAX_REPLACEMENTS)} consecutive {what}s from index {index} could not be decoded",
+                    hint="check the dataset files, or set data.strict: true to stop at the first bad one")
 
 
 def to_tensor(img: Image.Image) -> Tensor:

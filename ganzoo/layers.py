@@ -34,10 +34,18 @@ def uses_bias(kind: Norm) -> bool:
 
 
 def init_weights(module: nn.Module, scheme: Init = "normal", gain: float = 0.02) -> nn.Module:
-    """Initialise conv/linear weights by ``scheme`` (biases to 0) and norm scales as N(1, gain); returns ``module``.
+    """Initialise conv/linear weights by ``scheme`` (biases to 0) and batch/group-norm scales; returns ``module``.
 
-    ``normal`` is N(0, gain), the pix2pix/CycleGAN/DCGAN papers' choice with gain 0.02.
+    ``normal`` is N(0, gain) for weights and N(1, gain) for norm scales: the pix2pix/CycleGAN/DCGAN papers'
+    choice with gain 0.02. ``xavier`` and ``orthogonal`` read ``gain`` as their scaling factor (about 1) and
+    ``kaiming`` ignores it, so with them norm scales get N(1, 0.02), not N(1, gain) (with gain 1 that would
+    flip the sign of about 16% of the channels).
+
+    Call it before ``torch.nn.utils.spectral_norm`` (or ``parametrizations.spectral_norm``): afterwards the
+    module's ``weight`` is computed from ``weight_orig`` and is not the tensor to initialise.
     """
+    norm_std = gain if scheme == "normal" else 0.02
+
     def apply(m: nn.Module) -> None:
         name = type(m).__name__
         weight = getattr(m, "weight", None)
@@ -55,7 +63,7 @@ def init_weights(module: nn.Module, scheme: Init = "normal", gain: float = 0.02)
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
         elif weight is not None and ("BatchNorm" in name or "GroupNorm" in name) and m.affine:
-            nn.init.normal_(weight, 1.0, gain)
+            nn.init.normal_(weight, 1.0, norm_std)
             nn.init.zeros_(m.bias)
 
     module.apply(apply)

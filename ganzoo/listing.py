@@ -5,16 +5,12 @@ from __future__ import annotations
 import fnmatch
 import functools
 import inspect
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import PluginError
 from .hookspecs import KINDS
-from .registry import INSTALL_HINT, Entry, Registry
+from .registry import INSTALL_HINT, Entry, Registry, plural
 from .schema import did_you_mean
-
-
-def plural(kind: str) -> str:
-    return kind + ("es" if kind.endswith("s") else "s")
 
 
 def _short(text: str, width: int = 90) -> str:
@@ -24,11 +20,32 @@ def _short(text: str, width: int = 90) -> str:
 def parse_kind(word: str) -> str:
     """``generator``/``generators`` -> ``generator``; a clear error for anything else."""
     w = word.lower()
-    for kind in KINDS:
+    kinds = [*KINDS, "recipe"]
+    for kind in kinds:
         if w in (kind, plural(kind)):
             return kind
-    raise PluginError(f"unknown kind {word!r}{did_you_mean(w, list(KINDS) + [plural(k) for k in KINDS])}",
-                      hint=f"kinds: {', '.join(KINDS)}")
+    raise PluginError(f"unknown kind {word!r}{did_you_mean(w, kinds + [plural(k) for k in kinds])}",
+                      hint=f"kinds: {', '.join(kinds)}")
+
+
+def recipe_rows(registry: Registry, pattern: str | None = None) -> list[dict[str, Any]]:
+    """Recipes shipped by installed plugins (``register_recipes``)."""
+    return [{"name": r.name, "plugin": r.dist, "version": r.plugin.version, "path": str(r.path),
+             "summary": r.summary, "run": f"ganzoo run {r.qualified_name}"}
+            for r in sorted(registry.recipe_entries(), key=lambda r: (r.name, r.dist))
+            if not pattern or fnmatch.fnmatch(r.name, pattern) or pattern.lower() in r.name.lower()]
+
+
+def format_recipes(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no installed plugin ships recipes (recipe files: recipes/*.yaml in a checkout)"
+    width = max(len(r["name"]) for r in rows)
+    providers = [f"{r['plugin']} {r['version']}" for r in rows]
+    pwidth = max(len(p) for p in providers)
+    lines = ["recipes:"] + [f"  {r['name'].ljust(width)}  {p.ljust(pwidth)}  {_short(r['summary'])}"
+                            for r, p in zip(rows, providers)]
+    return "\n".join(lines + ["run one with `ganzoo run NAME` (or DIST:NAME); `ganzoo list recipe --json` has "
+                              "their paths"])
 
 
 def _matches(entry: Entry, pattern: str | None) -> bool:
@@ -51,12 +68,44 @@ def param_rows(entry: Entry) -> list[dict[str, Any]]:
 
 
 def as_json(entry: Entry) -> dict[str, Any]:
-    return {"kind": entry.kind, "name": entry.name, "plugin": entry.dist, "version": entry.version,
-            "summary": entry.summary, "params": param_rows(entry)}
+    row = {"kind": entry.kind, "name": entry.name, "plugin": entry.dist, "version": entry.version,
+           "summary": entry.summary, "params": param_rows(entry)}
+    if entry.kind == "model":
+        cls = entry.factory
+        while isinstance(cls, functools.partial):
+            cls = cls.func
+        row["contract"] = model_contract(cls)
+    return row
+
+
+def list_json(registry: Registry, entries: list[Entry]) -> dict[str, Any]:
+    """``ganzoo list --json``: the components, and the plugins that failed to load (which provide none)."""
+    return {"components": [as_json(e) for e in entries],
+            "plugin_errors": [{"plugin": p.name, "dist": p.dist, "version": p.version, "errors": p.errors}
+                              for p in registry.problems]}
+
+
+def version_line(registry: Registry) -> str:
+    """``plugins: a 1.0, b 0.2 (failed to load)`` for ``ganzoo --version``."""
+    status: dict[tuple[str, str], bool] = {}
+    for p in registry.plugins:
+        status[(p.dist, p.version)] = status.get((p.dist, p.version), False) or p.module is not None
+    failed = " (failed to load: see `ganzoo plugins`)"
+    shown = [f"{d} {v}" + ("" if ok else failed) for (d, v), ok in sorted(status.items())]
+    return "plugins: " + (", ".join(shown) or "none (pip install -e .)")
 
 
 def select(registry: Registry, kind: str | None, pattern: str | None) -> list[Entry]:
     return [e for e in registry.entries(kind) if _matches(e, pattern)]
+
+
+def nothing_matches(registry: Registry, kind: str | None, pattern: str) -> NoReturn:
+    """The error for ``ganzoo list KIND PATTERN`` that matches nothing: a misspelt name gets a did-you-mean."""
+    if kind and not any(c in pattern for c in "*?["):
+        registry.get(kind, pattern)  # raises "unknown generator 'unet_512' (did you mean 'unet_256'?)"
+    what = plural(kind) if kind else "components"
+    command = f"ganzoo list {kind}" if kind else "ganzoo list"
+    raise PluginError(f"no {what} match {pattern!r}", hint=f"`{command}` shows them all")
 
 
 def format_list(registry: Registry, entries: list[Entry]) -> str:
@@ -109,11 +158,40 @@ def format_entry(entry: Entry, extra: str = "") -> str:
     return "\n".join(lines)
 
 
+def model_contract(cls: type) -> dict[str, Any]:
+    """What a model class declares: slots, loss slots and roles, batch keys, optimizer groups, capabilities."""
+    capabilities = [c for c in ("translate", "generate", "evaluation_pairs", "generated_images", "validate",
+                                "warnings", "batch_roles") if cls.supports(c)]
+    return {"component_slots": dict(cls.component_slots),
+            "loss_slots": {slot: role.role for slot, role in cls.loss_slots.items()},
+            "batch_keys": list(cls.batch_keys),
+            "optimizer_groups": {g: list(slots) for g, slots in cls.optimizer_groups.items()},
+            "capabilities": capabilities,
+            "loss_capabilities": list(getattr(cls, "loss_capabilities", ())),
+            "conditional": bool(getattr(cls, "conditional", False))}
+
+
+def format_contract(contract: dict[str, Any]) -> str:
+    lines = ["component slots: " + ", ".join(f"{s} ({k})" for s, k in contract["component_slots"].items()),
+             "loss slots:      " + (", ".join(f"{s} ({r} loss)" for s, r in contract["loss_slots"].items()) or "none"),
+             "batch keys:      " + (", ".join(contract["batch_keys"]) or "none"),
+             "optimizer groups: " + "; ".join(f"{g}: {', '.join(s)}" for g, s in contract["optimizer_groups"].items()),
+             "capabilities:    " + (", ".join(contract["capabilities"]) or "none")]
+    if contract["loss_capabilities"]:
+        lines.append("losses it can drive: one-sided and " + ", ".join(contract["loss_capabilities"]))
+    if contract["conditional"]:
+        lines.append("conditional: generate(n, labels=...), `ganzoo sample --label/--labels/--per-class`")
+    return "\n".join(lines)
+
+
 def details(entry: Entry) -> str:
-    """Extra text a component offers about itself (e.g. a PatchGAN's receptive field), via ``details(**params)``."""
+    """Extra text a component offers about itself (e.g. a PatchGAN's receptive field), via ``details(**params)``;
+    for a model, its contract (slots, loss roles, batch keys, optimizer groups, capabilities)."""
     cls = entry.factory
     while isinstance(cls, functools.partial):
         cls = cls.func
+    if entry.kind == "model":
+        return format_contract(model_contract(cls))
     fn = getattr(cls, "details", None)
     if not callable(fn):
         return ""
@@ -134,7 +212,7 @@ def format_plugins(registry: Registry) -> str:
         return INSTALL_HINT
     lines = []
     for p in sorted(registry.plugins, key=lambda p: p.name):
-        kinds = ", ".join(k for k in KINDS if k in p.kinds) or "nothing"
+        kinds = ", ".join(k for k in [*KINDS, "recipe"] if k in p.kinds) or "nothing"
         lines.append(f"{p.dist} {p.version}  [{p.entry_point}]  provides: {kinds}")
         for err in p.errors:
             lines.append(f"    error: {err}")

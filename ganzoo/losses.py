@@ -6,7 +6,7 @@ in; the loss itself returns the unweighted term so that logs stay in natural uni
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -26,9 +26,32 @@ class Loss(nn.Module):
 
 
 class AdversarialLoss(Loss):
-    """An adversarial objective, read from raw discriminator scores (logits)."""
+    """An adversarial objective, read from raw discriminator scores (logits).
+
+    One-sided losses implement ``real``, ``fake`` and ``generator``. Models call the pairwise forms,
+    ``discriminator_terms(real_scores, fake_scores)`` and ``generator_term(fake_scores, real_scores)``, whose
+    defaults are those one-sided terms, so every loss works with every model that uses them. A pairwise loss
+    (relativistic: each term compares real and fake scores) overrides the pairwise forms and declares
+    ``requires = ("pairwise",)``; a model that passes real scores to ``generator_term`` declares
+    ``loss_capabilities = ("pairwise",)``, and ganzoo refuses the combination otherwise when resolving a recipe.
+    """
 
     role = "adversarial"
+    #: what the loss needs from the model beyond one-sided terms (``"pairwise"``: real scores in the G step)
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def pairwise(self) -> bool:
+        """The generator's term needs real scores too (see :func:`real_scores`)."""
+        return "pairwise" in self.requires
+
+    def discriminator_terms(self, real_scores: Tensor, fake_scores: Tensor) -> tuple[Tensor, Tensor]:
+        """The discriminator's (real term, fake term) on scores of real and generated samples."""
+        return self.real(real_scores), self.fake(fake_scores)
+
+    def generator_term(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        """The generator's loss on scores of its samples; ``real_scores`` (no gradient) for pairwise losses."""
+        return self.generator(fake_scores)
 
     def real(self, scores: Tensor) -> Tensor:
         """Discriminator loss on scores of real samples."""
@@ -64,6 +87,18 @@ class Penalty(Loss):
 
 
 ROLES: dict[str, type[Loss]] = {cls.role: cls for cls in (AdversarialLoss, ReconstructionLoss, Penalty)}
+
+
+def real_scores(loss: AdversarialLoss, judge: Callable[[], Tensor]) -> Tensor | None:
+    """For a model's generator step: ``judge()`` (the discriminator on real samples, without gradients: the
+    generator's gradient flows through the fake scores) when ``loss`` is pairwise, else None and no forward pass.
+
+    ``g = adv.generator_term(D(fake), real_scores(adv, lambda: D(real)))``
+    """
+    if not loss.pairwise:
+        return None
+    with torch.no_grad():
+        return judge()
 
 
 def fp32(x: Tensor) -> Tensor:

@@ -6,11 +6,14 @@ entry point of the same name, so entry points are loaded here one at a time.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as metadata
+import io
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import pluggy
 
@@ -78,9 +81,9 @@ def register_plugin(pm: pluggy.PluginManager, plugin: Plugin, module: object, st
         return
     plugin.module = module
     for caller in pm.get_hookcallers(module) or []:
-        if caller.name in hookspecs.KINDS.values():
+        if caller.name in hookspecs.HOOKS:
             continue
-        message = f"unknown hook {caller.name!r}{did_you_mean(caller.name, hookspecs.KINDS.values())}"
+        message = f"unknown hook {caller.name!r}{did_you_mean(caller.name, hookspecs.HOOKS)}"
         if strict:
             raise pluggy.PluginValidationError(module, f"{plugin.name}: {message}")
         plugin.errors.append(message)
@@ -117,11 +120,37 @@ def load_plugins(
             plugin.errors.append(f"a second entry point named {ep.name!r} in {dist_name}; ignored")
             continue
         try:
-            module = ep.load()
-        except Exception as exc:
+            with _output_held() as printed:
+                module = ep.load()
+        except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() or argparse at import, too
             if strict:
+                if isinstance(exc, SystemExit):
+                    raise RuntimeError(f"{plugin.name} called sys.exit({exc.code!r}) while being imported") from exc
                 raise
-            plugin.errors.append(_format_exception(exc))
+            plugin.errors.append(_describe_failure(exc, printed.getvalue()))
             continue
         register_plugin(pm, plugin, module, strict)
     return plugins
+
+
+@contextlib.contextmanager
+def _output_held() -> Iterator[io.StringIO]:
+    """Hold what a plugin prints while it is imported: shown afterwards if the import works, kept in its error
+    if not (argparse prints 'prog: error: ...' before exiting, which would read as ganzoo's own error)."""
+    held = io.StringIO()
+    with contextlib.redirect_stdout(held), contextlib.redirect_stderr(held):
+        yield held
+    if held.getvalue():
+        sys.stderr.write(held.getvalue())
+
+
+def _describe_failure(exc: BaseException, printed: str) -> str:
+    if isinstance(exc, SystemExit):
+        what = f"called sys.exit({exc.code!r}) while being imported"
+        # the frame that matters is the plugin's line, not argparse's exit()
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.endswith("argparse.py")]
+        what += f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    else:
+        what = _format_exception(exc)
+    lines = [line.strip() for line in printed.strip().splitlines() if line.strip()]
+    return what + (f"; it printed: {' / '.join(lines[-3:])[:300]}" if lines else "")

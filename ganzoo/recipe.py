@@ -88,6 +88,48 @@ class Recipe:
         return self.data.get(name)
 
 
+#: bounds on a recipe as it expands: every alias counts as a copy of its anchor's subtree (a recipe has ~100 values)
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+
+
+def _check_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse alias bombs ("billion laughs"), recursive aliases and absurd nesting before anything walks them.
+
+    The expanded size is computed once per distinct node (aliases share nodes), so this costs the size of the
+    text, not of its expansion.
+    """
+    seen: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded values, depth below)
+
+    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:
+        where = f"{source}:{node.start_mark.line + 1}"
+        if id(node) in seen:
+            size, height = seen[id(node)]
+            if size < 0:
+                raise RecipeError("an alias refers to the mapping or list that contains it", where=where)
+        else:
+            seen[id(node)] = (-1, 0)
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            size, height = 1, 0
+            for child in children:
+                s, h = measure(child, depth + 1)
+                size, height = size + s, max(height, h + 1)
+                if size > MAX_VALUES:
+                    raise RecipeError(f"the recipe expands to more than {MAX_VALUES:,} values through YAML "
+                                      "aliases (an alias bomb?)", where=source,
+                                      hint="a recipe holds a few hundred values; use fewer nested aliases")
+            seen[id(node)] = (size, height)
+        if depth + height > MAX_DEPTH:
+            raise RecipeError(f"the recipe nests deeper than {MAX_DEPTH} levels", where=where)
+        return size, height
+
+    measure(root, 0)
+
+
 def _record_lines(node: yaml.Node, prefix: str, lines: dict[str, int], source: str) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -113,6 +155,7 @@ def parse_recipe(text: str, source: str = "<recipe>", name: str = "recipe") -> R
         node = loader.get_single_node()
         lines: dict[str, int] = {}
         if node is not None:
+            _check_expansion(node, source)
             _record_lines(node, "", lines, source)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -122,6 +165,8 @@ def parse_recipe(text: str, source: str = "<recipe>", name: str = "recipe") -> R
         raise RecipeError(f"YAML syntax error: {problem}", where=f"{source}{line}") from None
     except yaml.YAMLError as exc:
         raise RecipeError(f"YAML error: {exc}", where=source) from None
+    except RecursionError:  # the composer recurses once per level of nesting
+        raise RecipeError(f"the recipe nests deeper than {MAX_DEPTH} levels", where=source) from None
     finally:
         loader.dispose()
     if data is None:
@@ -147,8 +192,8 @@ def recipe_from_dict(data: dict[str, Any], source: str, name: str = "recipe") ->
     return Recipe(copy.deepcopy(data), source, name)
 
 
-def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
-    """Read a recipe file and apply ``--set KEY=VALUE`` overrides."""
+def load_recipe(path: str | Path, overrides: Iterable[str] = (), name: str | None = None) -> Recipe:
+    """Read a recipe file and apply ``--set KEY=VALUE`` overrides; ``name`` (default: the file's stem) names runs."""
     path = Path(path)
     if not path.is_file():
         what = "is a directory, not a recipe file" if path.is_dir() else "not found"
@@ -157,10 +202,57 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(f"cannot read recipe {path}: {exc}") from None
-    recipe = parse_recipe(text, source=str(path), name=path.stem)
+    recipe = parse_recipe(text, source=str(path), name=name or path.stem)
     for assignment in overrides:
         apply_override(recipe, assignment)
     return recipe
+
+
+QUOTING = ("use --set KEY=VALUE, one word (no spaces around =), and quote values with spaces: "
+           "--set data='{name: aligned_folder, root: datasets/facades}'")
+
+
+def stray_words(words: Iterable[str], overrides: Iterable[str]) -> None:
+    """Explain words left over on ``ganzoo run``'s command line: almost always a ``--set`` value that was written
+    with a space (``--set train.steps 50``) or a mapping the shell split (``--set data={name: x, root: y}``)."""
+    words = list(words)
+    if not words:
+        return
+    rest = " ".join(words)
+    split = next((o for o in overrides if "=" not in o or _unbalanced(o)), None)
+    if split is None:
+        raise RecipeError(f"unexpected argument(s): {rest}", hint=QUOTING)
+    key, sep, value = split.partition("=")
+    if sep:
+        meant = f"--set {key}='{value} {rest}'"
+    else:
+        meant = f"--set {key}={words[0]}" if len(words) == 1 else f"--set {key}='{rest}'"
+    raise RecipeError(f"--set {split} is followed by {rest!r}: one --set takes one KEY=VALUE word",
+                      hint=f"did you mean {meant}? {QUOTING}")
+
+
+def _unbalanced(text: str) -> bool:
+    return text.count("{") > text.count("}") or text.count("[") > text.count("]")
+
+
+def full_paths(recipe: Recipe, key: str, limit: int = 3) -> list[str]:
+    """Dotted paths of the recipe (and of the ``train:`` section's settings) that end with ``key``."""
+    from .config import TrainConfig  # a plain dataclass: its fields are the train section's keys
+
+    found: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                path = f"{prefix}.{k}" if prefix else str(k)
+                if path.endswith("." + key) and path not in found:
+                    found.append(path)
+                walk(v, path)
+
+    walk(recipe.data, "")
+    if "." not in key and key in TrainConfig.__dataclass_fields__ and f"train.{key}" not in found:
+        found.insert(0, f"train.{key}")
+    return found[:limit]
 
 
 def apply_override(recipe: Recipe, assignment: str) -> None:
@@ -168,17 +260,18 @@ def apply_override(recipe: Recipe, assignment: str) -> None:
     key, sep, raw = assignment.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise RecipeError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set train.steps=100")
+        raise RecipeError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set train.steps=100", hint=QUOTING)
     parts = key.split(".")
     if parts[0] not in SECTIONS:
-        raise RecipeError(
-            f"--set {key}: unknown section {parts[0]!r}{did_you_mean(parts[0], SECTIONS)}",
-            hint=f"sections: {', '.join(SECTIONS)}",
-        )
+        meant = full_paths(recipe, key)
+        guess = f" (did you mean {' or '.join(meant)}?)" if meant else did_you_mean(parts[0], SECTIONS)
+        raise RecipeError(f"--set {key}: unknown section {parts[0]!r}{guess}",
+                          hint=f"keys start with a section: {', '.join(SECTIONS)}")
     try:
         value = yaml_value(raw)
     except yaml.YAMLError as exc:
-        raise RecipeError(f"--set {key}: cannot parse value {raw!r}: {exc}") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(f"--set {key}: cannot parse value {raw!r}: {problem}", hint=QUOTING) from None
     node: Any = recipe.data
     for i, part in enumerate(parts[:-1]):
         if node.get(part) is None:

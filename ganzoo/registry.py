@@ -5,14 +5,20 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pluggy
 
 from .errors import PluginError
-from .hookspecs import KINDS
+from .hookspecs import KINDS, RECIPE_HOOK
 from .plugins import Plugin, get_plugin_manager, load_plugins
 from .schema import Param, did_you_mean, parameters, summary
+
+
+def plural(kind: str) -> str:
+    """``loss`` -> ``losses``, ``generator`` -> ``generators``."""
+    return kind + ("es" if kind.endswith("s") else "s")
 
 INSTALL_HINT = "no plugins found: install ganzoo (pip install -e .)"
 
@@ -65,6 +71,36 @@ class Entry:
 
 
 @dataclass
+class RecipeEntry:
+    """A recipe file shipped by a plugin (``register_recipes``)."""
+
+    name: str
+    path: Path
+    plugin: Plugin
+
+    @property
+    def dist(self) -> str:
+        return self.plugin.dist
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.dist}:{self.name}"
+
+    @functools.cached_property
+    def summary(self) -> str:
+        """The recipe's first comment line."""
+        try:
+            for line in Path(self.path).read_text(encoding="utf-8").splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+                if line.strip():
+                    break
+        except OSError:
+            return "(file missing)"
+        return ""
+
+
+@dataclass
 class Registry:
     """Every component the loaded plugins registered, with the plugins themselves and their load errors."""
 
@@ -80,6 +116,31 @@ class Registry:
             _check_model_factory(name, factory)
         self._entries[kind].setdefault(name, []).append(Entry(kind, name, factory, plugin))
         plugin.kinds.add(kind)
+
+    _recipes: dict[str, list[RecipeEntry]] = field(default_factory=dict)
+
+    def add_recipe(self, name: str, path: Any, plugin: Plugin) -> None:
+        if not isinstance(name, str) or not name or ":" in name or "/" in name:
+            raise PluginError(f"invalid recipe name {name!r} (a non-empty string without ':' or '/')")
+        self._recipes.setdefault(name, []).append(RecipeEntry(name, Path(str(path)), plugin))
+        plugin.kinds.add("recipe")
+
+    def recipe_entries(self) -> list[RecipeEntry]:
+        return [e for entries in self._recipes.values() for e in entries]
+
+    def recipe(self, name: str) -> RecipeEntry:
+        """The recipe registered as ``name`` (or ``dist:name``); a clear error when unknown or ambiguous."""
+        dist, _, bare = name.rpartition(":")
+        candidates = [e for e in self._recipes.get(bare, []) if not dist or _same_dist(e.dist, dist)]
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            raise PluginError(f"recipe {bare!r} is ambiguous: shipped by {', '.join(e.dist for e in candidates)}",
+                              hint="name the provider: " + " or ".join(repr(e.qualified_name) for e in candidates))
+        known = sorted(self._recipes)
+        raise PluginError(f"no recipe file or installed recipe named {name!r}{did_you_mean(bare, known)}",
+                          hint=("installed recipes: " + ", ".join(known)) if known else
+                          "give the path of a recipe file, e.g. recipes/pix2pix.yaml")
 
     def entries(self, kind: str | None = None) -> list[Entry]:
         kinds = [kind] if kind else list(KINDS)
@@ -116,7 +177,7 @@ class Registry:
             where = f" from {dist}" if dist else ""
             raise PluginError(
                 f"unknown {kind} {name!r}{where}{suggestion}",
-                hint=f"see `ganzoo list {kind}` for the {len(known)} registered {kind}s" + self._failed_hint(),
+                hint=f"see `ganzoo list {kind}` for the {len(known)} registered {plural(kind)}" + self._failed_hint(),
             )
         providers = ", ".join(f"{e.dist} {e.version}" for e in candidates)
         qualified = " or ".join(repr(e.qualified_name) for e in candidates)
@@ -161,8 +222,22 @@ def _call_hooks(pm: pluggy.PluginManager, registry: Registry, plugins: Iterable[
 
             try:
                 impl.function(**{arg: register for arg in impl.argnames})
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 plugin.errors.append(f"{hook_name} raised {type(exc).__name__}: {exc}")
+
+
+def _call_recipe_hooks(pm: pluggy.PluginManager, registry: Registry) -> None:
+    by_name = {p.name: p for p in registry.plugins}
+    for impl in getattr(pm.hook, RECIPE_HOOK).get_hookimpls():
+        plugin = by_name.get(impl.plugin_name) or Plugin(impl.plugin_name, impl.plugin_name, "0", "(direct)")
+
+        def register(name: str, path: Any, _plugin: Plugin = plugin) -> None:
+            registry.add_recipe(name, path, _plugin)
+
+        try:
+            impl.function(**{arg: register for arg in impl.argnames})
+        except (Exception, SystemExit) as exc:
+            plugin.errors.append(f"{RECIPE_HOOK} raised {type(exc).__name__}: {exc}")
 
 
 def build_registry(pm: pluggy.PluginManager | None = None, plugins: list[Plugin] | None = None) -> Registry:
@@ -172,6 +247,7 @@ def build_registry(pm: pluggy.PluginManager | None = None, plugins: list[Plugin]
         plugins = load_plugins(pm)
     registry = Registry(plugins=list(plugins or []))
     _call_hooks(pm, registry, registry.plugins)
+    _call_recipe_hooks(pm, registry)
     return registry
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch import Tensor
 
 #: metrics.jsonl fields written by the engine rather than the model (not plotted as losses).
 ENGINE_FIELDS = ("step", "epoch", "time", "samples_per_s", "skipped")
+#: loss series with at most this many points are drawn with markers (one point draws no line at all)
+SHORT_SERIES = 20
 
 
 def _pyplot():
@@ -25,26 +29,90 @@ def _pyplot():
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl``; on resume, rows after the resumed step are dropped."""
+    """Append-only ``metrics.jsonl``; on resume, rows after the resumed step are dropped.
+
+    A line that does not parse (the half-written last row of a run killed mid-append) is dropped, never fatal.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def truncate_after(self, step: int) -> None:
+    def truncate_after(self, step: int) -> str | None:
+        """Keep the rows up to ``step``; returns a note when unreadable lines were dropped."""
         if not self.path.exists():
-            return
-        keep = [line for line in self.read_lines() if json.loads(line).get("step", 0) <= step]
-        self.path.write_text("".join(line + "\n" for line in keep))
+            return None
+        parsed, bad = self._parse()
+        self.path.write_text("".join(line + "\n" for line, row in parsed if row.get("step", 0) <= step))
+        if not bad:
+            return None
+        total = len(parsed) + len(bad)
+        what = ("a half-written last line" if bad == [total] else
+                f"{len(bad)} unreadable line(s) (line {', '.join(map(str, bad[:5]))}{', ...' if len(bad) > 5 else ''})")
+        return f"dropped {what} of {self.path}"
 
     def read_lines(self) -> list[str]:
         return [line for line in self.path.read_text().splitlines() if line.strip()]
+
+    def _parse(self) -> tuple[list[tuple[str, dict[str, Any]]], list[int]]:
+        """(line, row) for every readable row, and the 1-based numbers of the lines that are not."""
+        parsed, bad = [], []
+        for number, line in enumerate(self.read_lines(), 1):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if isinstance(row, dict):
+                parsed.append((line, row))
+            else:
+                bad.append(number)
+        return parsed, bad
 
     def write(self, row: dict[str, Any]) -> None:
         with open(self.path, "a") as f:
             f.write(json.dumps(row, allow_nan=True) + "\n")
 
     def rows(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.read_lines()] if self.path.exists() else []
+        return [row for _, row in self._parse()[0]] if self.path.exists() else []
+
+
+class Observation:
+    """Runs the writers of what a run shows besides its checkpoints (sample grids, loss curves, TensorBoard).
+
+    They never stop training: a failure (a full disk, ...) is reported once per kind of output, and the run goes
+    on without it. Checkpoints are not written through here: a checkpoint that cannot be written stops the run.
+    """
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.failed: set[str] = set()
+
+    def attempt(self, what: str, write: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        try:
+            write(*args, **kwargs)
+            return True
+        except Exception as exc:  # noqa: BLE001 - observation output must not end a run
+            self.report(what, exc)
+            return False
+
+    def report(self, what: str, exc: BaseException) -> None:
+        if what in self.failed:
+            return
+        self.failed.add(what)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().split("\n")[0]
+        self.log(f"warning: cannot write {what} ({reason or type(exc).__name__}); training goes on")
+
+
+@contextlib.contextmanager
+def _atomically(path: Path) -> Iterator[Path]:
+    """A temp path (same suffix) renamed onto ``path`` when the block succeeds, removed when it fails."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _panel_of(key: str) -> str:
@@ -70,7 +138,9 @@ def plot_losses(rows: Iterable[dict[str, Any]], path: Path, title: str = "") -> 
     for ax, panel in zip(axes[:, 0], panels):
         for key, points in sorted(series[panel].items()):
             steps, values = zip(*points)
-            ax.plot(steps, values, label=key, linewidth=1.2)
+            # a line needs two points: short series (a few logged steps) get markers too
+            marker = {"marker": "o", "markersize": 3} if len(points) <= SHORT_SERIES else {}
+            ax.plot(steps, values, label=key, linewidth=1.2, **marker)
         ax.set_ylabel(panel)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
@@ -78,8 +148,11 @@ def plot_losses(rows: Iterable[dict[str, Any]], path: Path, title: str = "") -> 
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        with _atomically(path) as tmp:
+            fig.savefig(tmp, dpi=90)
+    finally:
+        plt.close(fig)
 
 
 def _to_image(t: Tensor):
@@ -92,13 +165,48 @@ def _to_image(t: Tensor):
     return t.permute(1, 2, 0).numpy()
 
 
-def save_samples(samples: dict[str, Tensor], path: Path, title: str = "", markers: Tensor | None = None) -> None:
-    """A picture of named samples: an image grid (rows = examples, columns = names) or a 2-D scatter."""
+def save_samples(samples: dict[str, Tensor], path: Path, title: str = "", markers: Tensor | None = None,
+                 captions: dict[str, tuple[str, ...]] | None = None, row_labels: list[str] | None = None) -> None:
+    """A picture of named samples: an image grid (rows = examples, columns = names) or a 2-D scatter.
+
+    ``captions`` gives columns longer titles (``input: right half (B)``), longest first: the first that fits
+    the column's width is used, else the name. ``row_labels`` titles each row (e.g. its class).
+    """
     first = next(iter(samples.values()))
     if first.dim() == 2:
         _save_scatter(samples, path, title, markers)
     else:
-        _save_image_grid(samples, path, title)
+        _save_image_grid(samples, path, title, captions or {}, row_labels)
+
+
+def save_labelled_rows(rows: list[tuple[str, Tensor]], path: Path, title: str = "") -> None:
+    """One row of images per label (``ganzoo sample --per-class``): each row titled, e.g. ``3: dress``."""
+    from PIL import Image, ImageDraw
+
+    h, w = rows[0][1].shape[-2:]
+    scale = max(1, 64 // max(h, w))
+    cell_h, cell_w, pad = h * scale, w * scale, 4
+    label_w = 8 + 6 * max(len(label) for label, _ in rows)
+    header = 16 if title else pad
+    cols = max(len(images) for _, images in rows)
+    canvas = Image.new("RGB", (label_w + cols * (cell_w + pad) + pad, header + len(rows) * (cell_h + pad)), "white")
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((pad, 2), title, fill="black")
+    for r, (label, images) in enumerate(rows):
+        y = header + r * (cell_h + pad)
+        draw.text((pad, y + cell_h // 2 - 5), label, fill="black")
+        for c, image in enumerate(images):
+            canvas.paste(_cell(image, scale), (label_w + c * (cell_w + pad), y))
+    with _atomically(path) as tmp:
+        canvas.save(tmp)
+
+
+def _cell(image: Tensor, scale: int):
+    from PIL import Image
+
+    img = Image.fromarray((_to_image(image) * 255).round().astype("uint8")).convert("RGB")
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
 
 
 def _save_scatter(samples: dict[str, Tensor], path: Path, title: str, markers: Tensor | None) -> None:
@@ -115,11 +223,19 @@ def _save_scatter(samples: dict[str, Tensor], path: Path, title: str, markers: T
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with _atomically(path) as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
 
 
-def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str) -> None:
+def _column_title(name: str, captions: tuple[str, ...], chars: int) -> str:
+    return next((c for c in captions if len(c) <= chars), name[:chars])
+
+
+def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str,
+                     captions: dict[str, tuple[str, ...]], row_labels: list[str] | None = None) -> None:
     """Rows = examples, columns = names, a header line with the names; tiny images are enlarged (nearest)."""
     from PIL import Image, ImageDraw
 
@@ -128,20 +244,25 @@ def _save_image_grid(samples: dict[str, Tensor], path: Path, title: str) -> None
     h, w = next(iter(samples.values())).shape[-2:]
     scale = max(1, 96 // max(h, w))
     cell_h, cell_w, pad, header = h * scale, w * scale, 4, 14 + (14 if title else 0)
-    canvas = Image.new("RGB", (len(names) * (cell_w + pad) + pad, header + rows * (cell_h + pad) + pad), "white")
+    left = 8 + 6 * max(len(label) for label in row_labels[:rows]) if row_labels else 0
+    canvas = Image.new("RGB", (left + len(names) * (cell_w + pad) + pad, header + rows * (cell_h + pad) + pad),
+                       "white")
     draw = ImageDraw.Draw(canvas)
     if title:
         draw.text((pad, 2), title, fill="black")
+    for r, label in enumerate((row_labels or [])[:rows]):
+        draw.text((pad, header + pad + r * (cell_h + pad) + cell_h // 2 - 5), label, fill="black")
     for c, name in enumerate(names):
-        x = pad + c * (cell_w + pad)
-        draw.text((x, header - 13), name[: max(4, cell_w // 6)], fill="black")
+        x = left + pad + c * (cell_w + pad)
+        draw.text((x, header - 13), _column_title(name, captions.get(name, ()), max(4, cell_w // 6)), fill="black")
         for r in range(rows):
             arr = (_to_image(samples[name][r]) * 255).round().astype("uint8")
             img = Image.fromarray(arr).convert("RGB")
             if scale > 1:
                 img = img.resize((cell_w, cell_h), Image.NEAREST)
             canvas.paste(img, (x, header + pad + r * (cell_h + pad)))
-    canvas.save(path)
+    with _atomically(path) as tmp:
+        canvas.save(tmp)
 
 
 def save_images(images: Tensor, paths: Iterable[Path]) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import re
+import sys
+import types
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable
 
 import torch
 
 from .config import EMAConfig, TrainConfig
-from .errors import PluginError
+from .errors import ContractError, PluginError, RecipeError
 from .losses import Loss, ROLES
 from .recipe import REQUIRED_SECTIONS, SECTIONS, Recipe
 from .registry import Entry, Registry
@@ -71,6 +74,19 @@ class Resolved:
             "train": train,
         }
 
+    @functools.cached_property
+    def dataset_info(self) -> dict[str, Any]:
+        """What the dataset declares without being built: ``keys``, ``num_classes`` and ``class_names`` (class
+        attributes, a ``num_classes`` parameter, or an ``info(**params) -> dict`` classmethod), where given."""
+        cls = _unwrapped(self.data.factory)
+        info = {k: getattr(cls, k) for k in ("keys", "num_classes", "class_names") if hasattr(cls, k)}
+        if isinstance(self.data.params.get("num_classes"), int):
+            info["num_classes"] = self.data.params["num_classes"]
+        describe = getattr(cls, "info", None)
+        if callable(describe):
+            info |= dict(describe(**self.data.params))
+        return info
+
     def provenance(self) -> dict[str, dict[str, str]]:
         """Which distribution and version provided each component (keyed by dotted recipe path)."""
         specs = {"model": self.model, "data": self.data}
@@ -87,6 +103,16 @@ class _Checker:
     def __init__(self, recipe: Recipe, registry: Registry):
         self.recipe = recipe
         self.registry = registry
+        # parameter name -> dotted paths where it is valid, for "did you mean data.flip?" across sections
+        self.elsewhere: dict[str, list[str]] = {f.name: [f"train.{f.name}"] for f in fields(TrainConfig)}
+
+    def _valid_at(self, path: str, params: Iterable[Param]) -> None:
+        for p in params:
+            self.elsewhere.setdefault(p.name, []).append(f"{path}.{p.name}")
+
+    def _other_sections(self, path: str, key: str) -> str:
+        places = [p for p in self.elsewhere.get(key, []) if not p.startswith(path + ".")]
+        return f" (did you mean {' or '.join(places[:3])}?)" if places else ""
 
     def error(self, path: str, message: str, hint: str | None = None):
         return self.recipe.error(path, message, hint)
@@ -103,9 +129,10 @@ class _Checker:
         for key in given:
             if key not in known:
                 accepted = ", ".join(known) or "none"
+                guess = did_you_mean(key, known) or self._other_sections(path, key)
                 raise self.error(
                     f"{path}.{key}",
-                    f"unknown parameter {key!r} for {what}{did_you_mean(key, known)}",
+                    f"unknown parameter {key!r} for {what}{guess}",
                     hint=f"accepted parameters: {accepted}",
                 )
         out = {}
@@ -133,6 +160,11 @@ class _Checker:
             raise self.error(f"{path}.name", exc.message, exc.hint) from None
         given = {k: v for k, v in spec.items() if k != "name"}
         params = self.params(path, given, entry.params, f"{kind} {entry.name!r}")
+        self._valid_at(path, entry.params)
+        for key, value in params.items():
+            if any(isinstance(v, int) and not -2**63 <= v < 2**63 for v in _numbers(value)):
+                raise self.error(f"{path}.{key}", f"{kind} {entry.name!r}: {key} = {value} does not fit in 64 bits",
+                                 hint="no size or count can be that large")
         return Spec(spec["name"], entry.factory, params, entry)
 
     def slots(self, section: str, declared: dict[str, Any], what: str) -> dict[str, Any]:
@@ -152,6 +184,27 @@ class _Checker:
             if slot not in given:
                 raise self.error(section, f"missing {section}.{slot}, required by {what}")
         return given
+
+
+def article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _numbers(value: Any) -> Iterable[Any]:
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _numbers(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+    else:
+        yield value
+
+
+def _unwrapped(factory: Callable) -> Callable:
+    while isinstance(factory, functools.partial):
+        factory = factory.func
+    return factory
 
 
 def _loss_role(factory: Callable) -> type[Loss] | None:
@@ -220,6 +273,19 @@ def _resolve_train(check: _Checker, model_slots: Iterable[str]) -> TrainConfig:
         raise check.error("train.epochs", f"train.epochs must be > 0, got {train.epochs}")
     if not _DEVICE.match(train.device):
         raise check.error("train.device", f"unknown device {train.device!r}", hint="auto, cpu, cuda or cuda:N")
+    for name, low, high in (("threads", 1, 2**16), ("workers", 0, 2**10), ("keep_checkpoints", 0, None),
+                            ("max_skips", 0, None)):
+        value = getattr(train, name)
+        if value is not None and (value < low or (high is not None and value > high)):
+            bound = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise check.error(f"train.{name}", f"train.{name} must be {bound}, got {value}")
+    if not -2**63 <= train.seed < 2**63:
+        raise check.error("train.seed", f"train.seed must fit in 64 bits (-2**63 to 2**63 - 1), got {train.seed}")
+    if train.ema is not None:
+        if not 0.0 <= train.ema.decay <= 1.0:
+            raise check.error("train.ema.decay", f"train.ema.decay must be between 0 and 1, got {train.ema.decay}")
+        if train.ema.start < 0:
+            raise check.error("train.ema.start", f"train.ema.start must be >= 0, got {train.ema.start}")
     _check_quality(check, train)
     return train
 
@@ -249,6 +315,47 @@ def _check_quality(check: _Checker, train: TrainConfig) -> None:
                               hint="outputs of those metrics: " + ", ".join(sorted(ranked)))
 
 
+def _inside_overrides(recipe: Recipe) -> set[str]:
+    """Dotted paths inside values that ``--set`` gave as a mapping (``data='{name: x, root: y}'``)."""
+    found: set[str] = set()
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                found.add(f"{path}.{key}")
+                walk(value, f"{path}.{key}")
+
+    for path in recipe.overridden:
+        node: Any = recipe.data
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        walk(node, path)
+    return found
+
+
+#: where an optimizer's complaint points: words in torch's message -> the parameter
+_OPTIM_WORDS = {"learning rate": "lr", "beta": "betas", "epsilon": "eps", "eps": "eps", "weight_decay": "weight_decay",
+                "weight decay": "weight_decay", "momentum": "momentum", "dampening": "dampening", "alpha": "alpha"}
+
+
+def _check_optimizer(check: _Checker, path: str, cls: type[torch.optim.Optimizer], params: dict[str, Any]) -> None:
+    """Run the optimizer's own range checks (negative learning rate, betas outside [0, 1), ...) on a dummy
+    parameter, and refuse non-finite numbers, so that --dry-run finds what would otherwise fail at step 1."""
+    for key, value in params.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise check.error(f"{path}.{key}", f"optimizer {cls.__name__}: {key} must be finite, got {value}")
+    device_dependent = ("fused", "foreach", "capturable", "differentiable")
+    try:
+        cls([torch.nn.Parameter(torch.zeros(1))], **{k: v for k, v in params.items() if k not in device_dependent})
+    except ValueError as exc:
+        message = str(exc)
+        key = next((k for word, k in _OPTIM_WORDS.items() if word in message.lower() and k in params), None)
+        raise check.error(f"{path}.{key}" if key else path, f"optimizer {cls.__name__}: {message}") from None
+    except (TypeError, RuntimeError):
+        pass  # not a range problem; building the real optimizer reports it
+
+
 def resolve(recipe: Recipe, registry: Registry) -> Resolved:
     """Validate ``recipe`` against ``registry``: names, parameters, types, slots, groups. No tensors are made."""
     check = _Checker(recipe, registry)
@@ -276,9 +383,17 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
         wanted = model_cls.loss_slots[slot]
         role = _loss_role(resolved.factory)
         if role is None or not issubclass(role, wanted):
-            got = f"a {role.role} loss" if role else "not a ganzoo loss"
+            got = f"{article(role.role)} {role.role} loss" if role else "not a ganzoo loss"
             raise check.error(f"losses.{slot}.name", f"{resolved.name!r} is {got}; slot {slot!r} of {what} "
-                              f"takes a {wanted.role} loss", hint="see `ganzoo list loss`")
+                              f"takes {article(wanted.role)} {wanted.role} loss", hint="see `ganzoo list loss`")
+        lacking = [need for need in getattr(_unwrapped(resolved.factory), "requires", ())
+                   if need not in getattr(model_cls, "loss_capabilities", ())]
+        if lacking:
+            raise check.error(f"losses.{slot}.name", f"{resolved.name!r} is a {lacking[0]} loss (its terms read real "
+                              f"and fake scores together), which {what} does not support",
+                              hint=f"{what} passes only one-sided scores; its model class would declare "
+                                   f"loss_capabilities = ({lacking[0]!r},) and call adversarial.generator_term("
+                                   f"fake_scores, real_scores)")
         losses[slot] = resolved
 
     data = check.component("data", recipe.section("data"), "dataset")
@@ -291,7 +406,10 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
         spec = check.mapping(f"optim.{group}", spec, "an optimizer spec {name: Adam, lr: ...}")
         cls = _optimizer_class(check, f"optim.{group}", spec.get("name"))
         given = {k: v for k, v in spec.items() if k != "name"}
-        params = check.params(f"optim.{group}", given, parameters(cls, exclude={"params"}), f"optimizer {cls.__name__}")
+        accepted = parameters(cls, exclude={"params"})
+        params = check.params(f"optim.{group}", given, accepted, f"optimizer {cls.__name__}")
+        check._valid_at(f"optim.{group}", accepted)
+        _check_optimizer(check, f"optim.{group}", cls, params)
         optim[group] = Spec(cls.__name__, cls, params)
 
     train = _resolve_train(check, list(model_cls.component_slots))
@@ -302,5 +420,39 @@ def resolve(recipe: Recipe, registry: Registry) -> Resolved:
                 raise check.error("train.compile", f"train.compile cannot be combined with losses.{slot} "
                                   f"({spec.name}): torch.compile cannot differentiate the penalty twice",
                                   hint="--set train.compile=false (bf16 precision is the CPU/GPU speed-up here)")
-    explicit = set(recipe.lines) | set(recipe.overridden)
-    return Resolved(recipe, model, components, losses, data, optim, train, explicit)
+    explicit = set(recipe.lines) | set(recipe.overridden) | _inside_overrides(recipe)
+    resolved = Resolved(recipe, model, components, losses, data, optim, train, explicit)
+    _validate(check, model_cls, resolved, what)
+    return resolved
+
+
+def _validate(check: _Checker, model_cls: type, resolved: Resolved, what: str) -> None:
+    """The model's own cross-component checks (``GANModel.validate``), reported at the offending key's line."""
+    if not model_cls.supports("validate"):
+        return
+    try:
+        problems = list(model_cls.validate(resolved) or [])
+    except RecipeError as exc:
+        if exc.where is None:
+            raise check.error("model.name", exc.message, exc.hint) from None
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in the plugin's validate: name it
+        from .contract import plugin_frame
+
+        raise ContractError(f"{what}: validate(recipe) raised {type(exc).__name__}: {exc}{plugin_frame(exc)}",
+                            hint="a bug in the model plugin's validate") from exc
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise check.error(first.path, f"{first.message}{more}", first.hint)
+
+
+class _CallableModule(types.ModuleType):
+    """``from ganzoo import resolve`` gives this module once it is imported (Python binds a package's submodules
+    as its attributes); calling it calls :func:`resolve`, so the public API works whichever import came first."""
+
+    def __call__(self, recipe: Recipe, registry: Registry) -> Resolved:
+        return resolve(recipe, registry)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError
+from .rundir import RunDir, run_root
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -25,6 +26,14 @@ def _plain(x: Any) -> Any:
     return [_plain(v) for v in x] if isinstance(x, (list, tuple)) else x
 
 
+def check_training_state(state: dict, source: Path) -> None:
+    """An imported checkpoint holds weights only (no optimizers, data position or random streams)."""
+    if state.get("imported") and "optimizers" not in state:
+        raise CheckpointError(f"{source} was imported ({state['imported'].get('from', 'another implementation')}): "
+                              f"it holds weights, not a run to resume",
+                              hint=f"start a run from its weights: --set train.init_from={source}")
+
+
 def check_resumable(saved: dict, current: dict, source: Path) -> list[str]:
     """Error if the architecture or the optimizers differ from the checkpoint's; return the harmless changes."""
     fatal = []
@@ -34,10 +43,11 @@ def check_resumable(saved: dict, current: dict, source: Path) -> list[str]:
     current_optim = {g: s.get("name") for g, s in current.get("optim", {}).items()}
     fatal += differences(saved_optim, current_optim, "optim")
     if fatal:
-        raise CheckpointError(
-            f"{source} was written by a different recipe:\n  " + "\n  ".join(fatal),
-            hint="resume with the recipe that wrote the checkpoint, or start a new run",
-        )
+        root = run_root(source)
+        how = f"resume with the run's own recipe: {RunDir(root).resume_command()}" if root else \
+            "resume with the recipe that wrote the checkpoint"
+        raise CheckpointError(f"{source} was written by a different recipe:\n  " + "\n  ".join(fatal),
+                              hint=f"{how}; or start a new run")
     rest = []
     for section in ("losses", "data", "optim", "train"):
         rest += differences(saved.get(section, {}), current.get(section, {}), section)

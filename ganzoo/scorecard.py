@@ -90,7 +90,7 @@ def run_eval(trained: Trained, registry: Registry, *, metric_names: list[str] | 
         fidelity = build_fidelity(distribution, device, inception=inception)
         report = evaluate_model(fidelity, model, dataset, resolved.data.as_dict() | {"split": split}, n=n, seed=seed,
                                 device=device, dtype=dtype, batch_size=max(batch_size, 32), progress=progress,
-                                real_folder=real)
+                                real_folder=real, strict=metric_names is not None)
         for name, values in report.results.items():
             record["results"].setdefault(name, {}).update(values)
         record |= {"counts": report.counts, "feature_network": report.feature_network, "notes": report.notes,

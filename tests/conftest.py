@@ -6,6 +6,7 @@ import importlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,18 @@ from ganzoo.testing import fake_distribution, registry_from
 # process holds the other core make small ops 100x slower. One thread here and in every subprocess.
 os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
+
+# The suite never reads or writes the user's ganzoo cache (Inception weights, cached real features). Tests of the
+# real Inception network take its path from INCEPTION (None when `ganzoo inception fetch` has not been run).
+try:
+    from ganzoo.inception import WeightsError, find_weights
+
+    INCEPTION: Path | None = find_weights()
+except WeightsError:
+    INCEPTION = None
+os.environ["GANZOO_CACHE"] = tempfile.mkdtemp(prefix="ganzoo-test-cache-")
+os.environ["TORCH_HOME"] = os.environ["GANZOO_CACHE"]
+os.environ.pop("GANZOO_INCEPTION", None)
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -43,6 +56,20 @@ train:
   workers: 0
   precision: fp32
 """
+
+
+def _runs_in_checkout() -> set[Path]:
+    runs = ROOT / "runs"
+    return {p for p in runs.glob("*/*")} if runs.is_dir() else set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_runs_left_in_the_checkout():
+    """Tests write runs under tmp_path (--out, or cwd=tmp_path): one left in the checkout fails the session."""
+    before = _runs_in_checkout()
+    yield
+    left = sorted(str(p.relative_to(ROOT)) for p in _runs_in_checkout() - before)
+    assert not left, f"tests left run directories in the checkout: {', '.join(left)}"
 
 
 @pytest.fixture

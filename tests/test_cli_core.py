@@ -18,7 +18,7 @@ def test_list_groups_by_kind_and_accepts_plurals(toy_installed, cli):
 
 
 def test_list_pattern_and_json(toy_installed, cli):
-    rows = json.loads(cli("list", "loss", "l*", "--json").output)
+    rows = json.loads(cli("list", "loss", "l*", "--json").output)["components"]
     assert {r["name"] for r in rows} == {"l1", "l2", "lsgan"}
     row = next(r for r in rows if r["name"] == "l1")
     assert set(row) == {"kind", "name", "plugin", "version", "summary", "params"}

@@ -17,10 +17,10 @@ EXACT = ["--set", "components.generator.dropout=0", "--set", "train.workers=0", 
          "--set", "optim.G={name: SGD, lr: 0.5}", "--set", "optim.D={name: SGD, lr: 0.5}"]
 
 
-def torchrun(*args, nproc=2, timeout=240, env=None):
+def torchrun(*args, nproc=2, timeout=240, env=None, cwd=None):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "ganzoo", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd,
                           env={**os.environ, "GANZOO_DIST_TIMEOUT": "60", "OMP_NUM_THREADS": "1", **(env or {})})
 
 
@@ -80,16 +80,16 @@ def test_two_rank_checkpoint_resumes_in_one_process(two_rank_run, toy_installed,
     assert state["step"] == 3 and state["world_size"] == 1
 
 
-def test_world_larger_than_dataset_is_a_clear_error(toy_installed, toy_recipe):
+def test_world_larger_than_dataset_is_a_clear_error(toy_installed, toy_recipe, tmp_path):
     proc = torchrun("run", toy_recipe, "--no-progress", "--set", "data.size=3", "--set", "train.batch_size=2",
-                    "--set", "train.workers=0")
+                    "--set", "train.workers=0", cwd=tmp_path)  # a default run directory lands in tmp_path
     assert proc.returncode != 0
     assert "Error: the dataset has 3 samples, fewer than one batch of 2 per process (2 processes)" in proc.stderr
 
 
-def test_a_failing_rank_stops_the_others(toy_installed, toy_recipe):
+def test_a_failing_rank_stops_the_others(toy_installed, toy_recipe, tmp_path):
     proc = torchrun("run", toy_recipe, "--no-progress", "--set", "model.fail_on_rank=1", "--set", "train.steps=50",
-                    "--set", "train.workers=0", timeout=120)
+                    "--set", "train.workers=0", timeout=120, cwd=tmp_path)
     assert proc.returncode != 0
     assert "simulated failure on rank 1" in proc.stderr
 

@@ -86,6 +86,8 @@ def test_resume_with_other_components_lists_differences(toy_registry, toy_recipe
                      resume=tmp_path / "run")
     assert "components.generator.width: 4 -> 8" in err.value.message
     assert "optim.D: 'Adam' -> 'AdamW'" in err.value.message
+    run = tmp_path / "run"
+    assert f"resume with the run's own recipe: ganzoo run {run}/recipe.yaml --resume {run}" in err.value.hint
 
 
 def test_corrupt_checkpoint_is_a_clear_error(toy_registry, toy_recipe, tmp_path, cli, toy_installed):
@@ -129,7 +131,7 @@ def test_bf16_autocast_on_cpu(toy_registry, toy_recipe, tmp_path):
     trainer.fit()
     rows = loss_rows(tmp_path / "run")
     assert all(v == v for r in rows for v in r.values())  # finite, not NaN
-    assert json.loads((tmp_path / "run/manifest.json").read_text())["precision"] == "bfloat16"
+    assert json.loads((tmp_path / "run/manifest.json").read_text())["precision"] == "bf16"  # the recipe's name
 
 
 def test_linear_decay_schedule_and_epochs(toy_registry, toy_recipe, tmp_path):
@@ -220,14 +222,26 @@ def test_interrupt_writes_checkpoint_and_resumes(toy_installed, toy_recipe, tmp_
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "Error: interrupted at step" in err and f"resume with: ganzoo run RECIPE --resume {run}" in err
+    assert "Error: interrupted at step" in err and "training failed" not in err
+    # the printed command works as printed: the run's own recipe carries its --set values
+    command = err.split("Hint: resume with: ", 1)[1].split()
+    assert command == ["ganzoo", "run", f"{run}/recipe.yaml", "--resume", str(run)]
     state = torch.load(run / "checkpoints/last.pt", weights_only=True)
     assert 0 < state["step"] < 100000
-    done = run_ganzoo("run", toy_recipe, "--resume", run, "--no-progress",
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == f"interrupted at step {state['step']}"
+    done = run_ganzoo(*command[1:], "--no-progress",
                       "--set", "train.steps=" + str(state["step"] + 2), "--set", "train.sample_every=100000")
     assert done.returncode == 0, done.stderr
     assert f"resumed from {run}/checkpoints/last.pt at step {state['step']}" in done.stderr
     assert "recipe change since the checkpoint: train.steps" in done.stderr
+    assert f"\ntoy: {state['step'] + 2} steps" in done.stderr  # named after the original recipe, not "recipe"
+    assert json.loads((run / "manifest.json").read_text())["status"] == "done"
+    recipe_before = (run / "recipe.yaml").read_text()
+    again = run_ganzoo(*command[1:], "--no-progress", "--set", "train.steps=1")  # fewer steps than done
+    assert again.returncode == 0, again.stderr
+    assert f"already at step {state['step'] + 2} ≥ 1: nothing to train" in again.stderr
+    assert (run / "recipe.yaml").read_text() == recipe_before  # a no-op rewrites nothing
 
 
 def test_seeded_items_draw_from_their_seed_and_restore_the_global_rng():

@@ -4,6 +4,7 @@ the preprocessing, the real-feature cache, and bad input. No Inception network h
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -214,3 +215,24 @@ def test_too_few_samples_is_an_error_naming_the_minimum(tmp_path):
     few = {"pool": torch.randn(4, 12)}
     with pytest.raises(GanzooError, match="at least 10"):
         fid.score({"samples": few}, {"samples": few})
+
+
+def test_a_real_folder_is_read_at_each_image_size_and_cached(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, size in enumerate([(8, 8), (8, 8), (12, 6), (8, 8), (5, 7)]):
+        Image.new("RGB", size, (10 * i, 100, 200)).save(folder / f"{i}.png")
+    Image.new("L", (8, 8), 77).save(folder / "gray.png")  # grayscale files become RGB
+    (folder / "notes.txt").write_text("not an image")
+    extractor = PixelFeatures()
+    fid = Fidelity(extractor, {"fid": FID()}, FeatureCache(tmp_path / "cache"))
+    features, cached = fid.real_from_folder(folder, progress=False)
+    assert not cached and features["pool"].shape == (6, 12) and extractor.seen == 6
+    _, cached = fid.real_from_folder(folder, progress=False)
+    assert cached and extractor.seen == 6
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(folder / "0.png")  # a changed file: recomputed
+    os.utime(folder / "0.png", ns=(1, 1))
+    _, cached = fid.real_from_folder(folder, progress=False)
+    assert not cached

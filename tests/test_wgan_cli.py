@@ -136,3 +136,29 @@ def test_batch_norm_critic_warns_in_dry_run_and_run_log(tmp_path):
                     "--set", "train.steps=1", "--set", "model.n_critic=1", "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
     assert "warning: the critic uses batch norm" in result.output
+
+
+def test_sample_never_replaces_a_file_without_overwrite(runs, tmp_path):
+    ckpt = runs["wgan_gp"][0] / "checkpoints" / "last.pt"
+    (tmp_path / "grid.png").write_bytes(b"my picture")
+    result = invoke("sample", ckpt, "-n", 4, "--out", tmp_path / "grid.png")
+    assert result.exit_code == 1 and "already exist" in result.output and "--overwrite" in result.output
+    assert (tmp_path / "grid.png").read_bytes() == b"my picture"
+    assert invoke("sample", ckpt, "-n", 4, "--out", tmp_path / "grid.png", "--overwrite").exit_code == 0
+    assert (tmp_path / "grid.png").read_bytes() != b"my picture"
+    (tmp_path / "many").mkdir()
+    (tmp_path / "many" / "sample_00002.png").write_bytes(b"mine")
+    result = invoke("sample", ckpt, "-n", 4, "--out", tmp_path / "many")
+    assert result.exit_code == 1 and (tmp_path / "many" / "sample_00002.png").read_bytes() == b"mine"
+    assert not (tmp_path / "many" / "sample_00000.png").exists()  # nothing written before the refusal
+    toy = runs["wgan_gp_toy"][0] / "checkpoints" / "last.pt"
+    assert invoke("sample", toy, "-n", 8, "--out", tmp_path / "pts").exit_code == 0
+    assert invoke("sample", toy, "-n", 8, "--out", tmp_path / "pts").exit_code == 1  # samples.csv exists
+
+
+def test_eval_of_an_unconditional_model_says_where_its_scores_are(runs):
+    """Without Inception weights (none in the test environment) there is nothing to compute: say how to get FID."""
+    result = invoke("eval", runs["dcgan"][0])
+    assert result.exit_code == 1 and "has nothing ganzoo can evaluate" in result.output
+    assert "ganzoo inception fetch" in result.output
+    assert "metrics.jsonl" in result.output and "ganzoo sample" in result.output

@@ -77,13 +77,15 @@ class ToyGAN(GANModel):
     directions = ("AtoB",)
 
     def __init__(self, generator, discriminator, adversarial, reconstruction, *, nan_at: int = 0,
-                 d_steps: int = 1, fail_on_rank: int = -1):
+                 d_steps: int = 1, fail_on_rank: int = -1, nan_grad_at: int = 0, nan_from: int = 0):
         super().__init__()
         self.generator, self.discriminator = generator, discriminator
         self.adversarial, self.reconstruction = adversarial, reconstruction
         self.nan_at = nan_at
         self.batches_per_step = d_steps
         self.fail_on_rank = fail_on_rank
+        self.nan_grad_at = nan_grad_at  # this step's G loss is finite but its gradients are NaN
+        self.nan_from = nan_from  # every G loss from this step on is NaN (a diverged run)
 
     def train_step(self, batch, optimizers, step):
         if self.fail_on_rank >= 0 and int(os.environ.get("RANK", "0")) == self.fail_on_rank and step == 1:
@@ -99,8 +101,11 @@ class ToyGAN(GANModel):
         g_adv = self.adversarial.generator(self.discriminator(torch.cat([a, fake], 1)))
         g_rec = self.reconstruction(fake, b)
         g = g_adv + self.reconstruction.weight * g_rec
-        if self.nan_at and step + 1 == self.nan_at:
+        if (self.nan_at and step + 1 == self.nan_at) or (self.nan_from and step + 1 >= self.nan_from):
             g = g * float("nan")
+        if self.nan_grad_at and step + 1 == self.nan_grad_at:
+            # sqrt'(0) is infinite: the term adds 0 to the loss and NaN to every gradient of the generator
+            g = g + torch.sqrt(sum(p.sum() for p in self.generator.parameters()) * 0)
         optimizers.step("G", g)
         return {"D/loss": torch.stack(d_losses).mean(), "G/adv": g_adv.detach(), "G/rec": g_rec.detach()}
 

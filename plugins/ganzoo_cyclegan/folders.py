@@ -9,7 +9,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ganzoo.errors import DataError, SplitNotFound
-from ganzoo.images import PairedTransform, Preprocess, describe_skipped, list_images, open_image, require_dir, screen
+from ganzoo.images import (PairedTransform, Preprocess, describe_skipped, first_decodable, list_images, open_image,
+                           require_dir, screen)
 
 LAYOUT = "ROOT/trainA/, ROOT/trainB/ (and optionally testA/, testB/), image files in each (horse2zebra layout)"
 
@@ -39,6 +40,9 @@ class UnalignedFolder(Dataset):
         strict: bool = False,
     ):
         base = require_dir(Path(root).expanduser(), LAYOUT)
+        if not (base / "trainA").is_dir() and (base / "train").is_dir():
+            raise DataError(f"{base} has train/ but no trainA/: this looks like aligned_folder's layout (A|B "
+                            f"pairs side by side, for recipes/pix2pix.yaml)", hint=f"expected layout: {LAYOUT}")
         if split != "train" and not (base / f"{split}A").is_dir() and not (base / f"{split}B").is_dir():
             raise SplitNotFound(f"{base} has no {split}A/ or {split}B/", hint=f"expected layout: {LAYOUT}")
         self.skipped: list[tuple[Path, str]] = []
@@ -64,16 +68,9 @@ class UnalignedFolder(Dataset):
     def _load(self, domain: str, index: int) -> Tensor:
         """Image ``index`` of a domain; a file that fails to decode (truncated, ...) gives way to the next one."""
         files = self.files[domain]
-        for k in range(len(files)):
-            path = files[(index + k) % len(files)]
-            try:
-                image = open_image(path, self.mode)
-            except DataError:
-                if self.strict:
-                    raise
-                continue
-            return self.transform(image)[0]
-        raise DataError(f"no image of {path.parent} can be decoded", hint=f"expected layout: {LAYOUT}")
+        image = first_decodable(index, len(files), lambda i: open_image(files[i], self.mode), strict=self.strict,
+                                skipped=self.skipped)
+        return self.transform(image)[0]
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         n_b = len(self.files["B"])

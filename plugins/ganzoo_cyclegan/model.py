@@ -5,8 +5,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ganzoo import GANModel
-from ganzoo.losses import AdversarialLoss, ReconstructionLoss
+from ganzoo.losses import AdversarialLoss, ReconstructionLoss, real_scores
 
+from .junyanz import CycleGANReference
 from .pool import ImagePool
 
 
@@ -24,6 +25,8 @@ class CycleGAN(GANModel):
     batch_keys = ("A", "B")
     optimizer_groups = {"G": ("G_AB", "G_BA"), "D": ("D_A", "D_B")}
     directions = ("AtoB", "BtoA")
+    loss_capabilities = ("pairwise",)  # relativistic losses: the G step passes real scores
+    junyanz = CycleGANReference()  # ganzoo import/export: the reference implementation's names
 
     def __init__(
         self,
@@ -56,9 +59,10 @@ class CycleGAN(GANModel):
         rec_A, rec_B = self.G_BA(fake_B), self.G_AB(fake_A)
 
         # Generators. optimizers.step("G", ...) backpropagates into G only: D weights get no gradients here.
+        adv = self.adversarial
         terms = {
-            "G/adv_AB": self.adversarial.generator(self.D_B(fake_B)),
-            "G/adv_BA": self.adversarial.generator(self.D_A(fake_A)),
+            "G/adv_AB": adv.generator_term(self.D_B(fake_B), real_scores(adv, lambda: self.D_B(real_B))),
+            "G/adv_BA": adv.generator_term(self.D_A(fake_A), real_scores(adv, lambda: self.D_A(real_A))),
             "G/cycle_A": self.cycle(rec_A, real_A),
             "G/cycle_B": self.cycle(rec_B, real_B),
         }
@@ -72,10 +76,8 @@ class CycleGAN(GANModel):
 
         # Discriminators, on real images vs pooled (possibly older) fakes.
         pooled_A, pooled_B = self.pool_A.query(fake_A), self.pool_B.query(fake_B)
-        terms["D_A/real"] = self.adversarial.real(self.D_A(real_A))
-        terms["D_A/fake"] = self.adversarial.fake(self.D_A(pooled_A))
-        terms["D_B/real"] = self.adversarial.real(self.D_B(real_B))
-        terms["D_B/fake"] = self.adversarial.fake(self.D_B(pooled_B))
+        terms["D_A/real"], terms["D_A/fake"] = adv.discriminator_terms(self.D_A(real_A), self.D_A(pooled_A))
+        terms["D_B/real"], terms["D_B/fake"] = adv.discriminator_terms(self.D_B(real_B), self.D_B(pooled_B))
         d_loss = 0.5 * (terms["D_A/real"] + terms["D_A/fake"] + terms["D_B/real"] + terms["D_B/fake"])
         optimizers.step("D", d_loss)
         return {k: v.detach() for k, v in terms.items()}
@@ -109,6 +111,16 @@ class CycleGAN(GANModel):
 
     def generated_images(self, batch):
         return {"AtoB": self.G_AB(batch["A"]), "BtoA": self.G_BA(batch["B"])}
+
+    def warnings(self) -> list[str]:
+        """The paper's identity weight is relative (0.5 x the cycle weight): say so when the two drifted apart, as
+        when ``losses.cycle.weight`` changed and ``losses.identity.weight`` did not."""
+        identity, cycle = self.identity.weight, self.cycle.weight
+        if identity <= 0 or cycle <= 0 or identity == 0.5 * cycle:
+            return []
+        return [f"losses.identity.weight {identity:g} is {identity / cycle:g} x losses.cycle.weight {cycle:g}; the "
+                f"paper's identity weight is relative (0.5 x the cycle weight): set losses.identity.weight: "
+                f"{0.5 * cycle:g} to keep its balance, or 0 to drop the identity term"]
 
     def fidelity_sets(self):
         """Translations of the test split against the split's real images of the target domain (CUT's protocol)."""

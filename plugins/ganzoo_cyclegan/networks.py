@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ganzoo.keymap import Row
 from ganzoo.layers import Init, Norm, init_weights, norm_layer, uses_bias
 
 
@@ -85,6 +86,8 @@ class ResnetGenerator(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.in_channels, self.out_channels = in_channels, out_channels
+        self.n_blocks, self.norm = n_blocks, norm
+        self.size_multiple = 4  # image sides it takes (`ganzoo translate` pads other sizes to it)
         self.model = nn.Sequential(
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, bias=uses_bias(norm)),
@@ -100,6 +103,23 @@ class ResnetGenerator(nn.Module):
             nn.Tanh(),
         )
         init_weights(self, init, init_gain)
+
+    def junyanz_table(self) -> list[Row]:
+        """Our layers and their key prefixes in the reference's ``ResnetGenerator`` (one flat Sequential there,
+        where the contracting/expanding blocks take three indices each; residual blocks are numbered alike).
+        The reference gives convs a bias only under instance norm, except the last one."""
+        n, bias = self.n_blocks, self.norm == "instance"
+        rows = [Row("model.1", "model.1", bias), Row("model.2", "model.2")]
+        for i in range(2):  # contracting: ours model.4, model.5; theirs model.4-6, model.7-9
+            rows += [Row(f"model.{4 + i}.block.0", f"model.{4 + 3 * i}", bias),
+                     Row(f"model.{4 + i}.block.1", f"model.{5 + 3 * i}")]
+        for b in range(n):  # residual blocks: the same layers at the same indices
+            rows += [Row(f"model.{6 + b}.block.{j}", f"model.{10 + b}.conv_block.{j}",
+                         bias or not isinstance(m, nn.Conv2d)) for j, m in enumerate(self.model[6 + b].block)]
+        for i in range(2):  # expanding: ours model.(6+n), model.(7+n); theirs model.(10+n)..., model.(13+n)...
+            rows += [Row(f"model.{6 + n + i}.block.0", f"model.{10 + n + 3 * i}", bias),
+                     Row(f"model.{6 + n + i}.block.1", f"model.{11 + n + 3 * i}")]
+        return rows + [Row(f"model.{9 + n}", f"model.{17 + n}")]
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]

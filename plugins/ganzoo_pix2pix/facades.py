@@ -282,6 +282,7 @@ class FacadesSynthetic(Dataset):
     """
 
     keys = ("A", "B")
+    key_descriptions = {"A": "photo", "B": "label map"}
 
     def __init__(
         self,

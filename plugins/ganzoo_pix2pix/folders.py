@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from PIL import Image
@@ -10,7 +9,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ganzoo.errors import DataError, SplitNotFound
-from ganzoo.images import PairedTransform, Preprocess, describe_skipped, list_images, open_image, require_dir, screen
+from ganzoo.images import (PairedTransform, Preprocess, describe_skipped, first_decodable, list_images, open_image,
+                           require_dir, screen)
 
 ALIGNED_LAYOUT = "ROOT/train/, ROOT/val/, ROOT/test/ holding images with A and B side by side (A|B), as in the " \
                  "pix2pix facades/maps/edges2shoes releases"
@@ -18,11 +18,25 @@ PAIRED_LAYOUT = "ROOT/A/<split>/ and ROOT/B/<split>/ (split: train, val, test) w
                 "e.g. ROOT/A/train/1.jpg and ROOT/B/train/1.png"
 
 
-def _split_dir(path: Path, split: str, layout: str) -> Path:
+def _split_dir(path: Path, split: str, layout: str, root: Path | None = None) -> Path:
     """``path`` if it is a folder; SplitNotFound (optional for test/val, an error for train) otherwise."""
     if not path.is_dir():
-        raise SplitNotFound(f"no {split} split: {path} does not exist", hint=f"expected layout: {layout}")
+        guess = _other_layout(root, layout) if root is not None else None
+        raise SplitNotFound(f"no {split} split: {path} does not exist" + (f"; {guess}" if guess else ""),
+                            hint=f"expected layout: {layout}")
     return path
+
+
+def _other_layout(root: Path, layout: str) -> str | None:
+    """What ``root`` looks like when it does not have this dataset's layout (a common mix-up), else None."""
+    if any((root / f"{s}A").is_dir() for s in ("train", "test")):
+        return (f"{root} holds trainA/ trainB/: this looks like unaligned_folder's layout (unpaired domains, "
+                f"for recipes/cyclegan.yaml)")
+    if layout == ALIGNED_LAYOUT and (root / "A").is_dir() and (root / "B").is_dir():
+        return f"{root} holds A/ and B/: this looks like paired_folders' layout (data.name: paired_folders)"
+    if layout == PAIRED_LAYOUT and (root / "train").is_dir():
+        return f"{root} holds train/: this looks like aligned_folder's layout (data.name: aligned_folder)"
+    return None
 
 
 def _images(folder: Path, layout: str) -> list[Path]:
@@ -37,7 +51,8 @@ class _PairedImages(Dataset):
 
     Headers are screened up front (``skipped`` lists what was left out). A file whose header reads but whose
     pixels do not (a truncated download) is only found when loaded: it is then replaced by the next pair and
-    reported with a warning rather than stopping the epoch; ``strict`` makes it an error instead.
+    reported with a warning rather than stopping the epoch. ``strict`` decodes every file up front instead and
+    makes any bad one an error before training starts.
     """
 
     keys = ("A", "B")
@@ -59,27 +74,13 @@ class _PairedImages(Dataset):
         """(A, B) from the decoded files of one item."""
         return images[0], images[1]
 
-    def _decode(self, index: int) -> list[Image.Image] | None:
-        images = []
-        for path in self.items[index]:
-            try:
-                images.append(open_image(path, self.mode))
-            except DataError as exc:
-                if self.strict:
-                    raise
-                self.skipped.append((path, exc.message))
-                warnings.warn(f"{exc.message}; using the next pair instead", RuntimeWarning, stacklevel=3)
-                return None
-        return images
+    def _decode(self, index: int) -> list[Image.Image]:
+        return [open_image(path, self.mode) for path in self.items[index]]
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
-        for attempt in range(min(len(self), 16)):
-            images = self._decode((index + attempt) % len(self))
-            if images is not None:
-                a, b = self.transform(*self.pair(images))
-                return {"A": a, "B": b}
-        raise DataError(f"16 consecutive pairs from index {index} could not be decoded",
-                        hint="check the dataset files, or set data.strict: true to stop at the first bad one")
+        images = first_decodable(index, len(self), self._decode, strict=self.strict, skipped=self.skipped, what="pair")
+        a, b = self.transform(*self.pair(images))
+        return {"A": a, "B": b}
 
 
 class AlignedFolder(_PairedImages):
@@ -102,7 +103,8 @@ class AlignedFolder(_PairedImages):
         strict: bool = False,
     ):
         super().__init__(split, load_size, crop_size, preprocess, flip, grayscale, strict)
-        folder = _split_dir(require_dir(Path(root), ALIGNED_LAYOUT) / split, split, ALIGNED_LAYOUT)
+        base = require_dir(Path(root), ALIGNED_LAYOUT)
+        folder = _split_dir(base / split, split, ALIGNED_LAYOUT, base)
         good, self.skipped = screen(_images(folder, ALIGNED_LAYOUT), strict)
         if not good:
             raise DataError(f"no readable images in {folder}: {describe_skipped(self.skipped)}")
@@ -113,6 +115,7 @@ class AlignedFolder(_PairedImages):
                             f"side by side: {examples}{', ...' if len(odd) > 3 else ''}",
                             hint=f"expected layout: {ALIGNED_LAYOUT}; for separate A and B files use paired_folders")
         self.items = [(p,) for p in good]
+        self.key_descriptions = {"A": "left half", "B": "right half"}
 
     def pair(self, images: list[Image.Image]) -> tuple[Image.Image, Image.Image]:
         (image,) = images
@@ -147,6 +150,8 @@ class PairedFolders(_PairedImages):
         super().__init__(split, load_size, crop_size, preprocess, flip, grayscale, strict)
         base = require_dir(Path(root), PAIRED_LAYOUT)
         for side in ("A", "B"):
+            if not (base / side).is_dir() and (guess := _other_layout(base, PAIRED_LAYOUT)):
+                raise DataError(f"{base / side} does not exist; {guess}", hint=f"expected layout: {PAIRED_LAYOUT}")
             require_dir(base / side, PAIRED_LAYOUT)
         sides = {s: _by_name(_images(_split_dir(base / s / split, split, PAIRED_LAYOUT), PAIRED_LAYOUT),
                              base / s / split) for s in ("A", "B")}
@@ -164,6 +169,7 @@ class PairedFolders(_PairedImages):
         self.skipped = bad_a + bad_b
         if not self.items:
             raise DataError(f"no readable pairs under {base}: {describe_skipped(self.skipped)}")
+        self.key_descriptions = {"A": f"{base / 'A'}/", "B": f"{base / 'B'}/"}
 
     def pair(self, images: list[Image.Image]) -> tuple[Image.Image, Image.Image]:
         a, b = images

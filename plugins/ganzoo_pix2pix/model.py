@@ -8,9 +8,13 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import GANModel
-from ganzoo.losses import AdversarialLoss, ReconstructionLoss
+from ganzoo.losses import AdversarialLoss, ReconstructionLoss, real_scores
+
+from .junyanz import Pix2PixReference
+from .test_mode import paper_forward
 
 Direction = Literal["AtoB", "BtoA"]
+TestMode = Literal["paper", "eval"]
 
 
 class Pix2Pix(GANModel):
@@ -19,6 +23,11 @@ class Pix2Pix(GANModel):
     Each step: D on (source, target) vs (source, G(source).detach()), its loss halved (slows D relative to G);
     then G on the adversarial term plus ``reconstruction.weight`` x the reconstruction term (L1 x100 in the
     paper). ``direction`` picks which image of a pair is the source; the model translates only that way.
+
+    ``test_mode`` is how the generator runs outside training (sample grids, ``translate``, ``eval``): ``eval``
+    uses batch norm's running statistics and no dropout; ``paper`` is the paper's and the reference
+    implementation's default test run: each image normalised by its own statistics, dropout on (seeded draws),
+    running statistics untouched.
     """
 
     component_slots = {"generator": "generator", "discriminator": "discriminator"}
@@ -26,12 +35,17 @@ class Pix2Pix(GANModel):
     batch_keys = ("A", "B")
     optimizer_groups = {"G": ("generator",), "D": ("discriminator",)}
     directions = ("AtoB", "BtoA")  # what the class can be trained for; an instance has only its own
+    loss_capabilities = ("pairwise",)  # relativistic losses: the G step passes real scores
+    junyanz = Pix2PixReference()  # ganzoo import/export: the reference implementation's names
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, adversarial: AdversarialLoss,
-                 reconstruction: ReconstructionLoss, *, direction: Direction = "AtoB"):
+                 reconstruction: ReconstructionLoss, *, direction: Direction = "AtoB", test_mode: TestMode = "eval"):
         super().__init__()
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
+        if test_mode not in ("paper", "eval"):
+            raise ValueError(f"test_mode must be paper or eval, got {test_mode!r}")
+        self.test_mode = test_mode
         self.generator, self.discriminator = generator, discriminator
         self.adversarial, self.reconstruction = adversarial, reconstruction
         self.direction = direction
@@ -43,6 +57,16 @@ class Pix2Pix(GANModel):
         """(source, target) of a batch for this model's direction."""
         return (batch["A"], batch["B"]) if self.direction == "AtoB" else (batch["B"], batch["A"])
 
+    def batch_roles(self) -> dict[str, str]:
+        source, target = ("A", "B") if self.direction == "AtoB" else ("B", "A")
+        return {"input": source, "target": target}
+
+    def _generate(self, source: Tensor) -> Tensor:
+        """The generator outside training, in ``test_mode`` (in training: plainly)."""
+        if self.training or self.test_mode == "eval":
+            return self.generator(source)
+        return paper_forward(self.generator, source)
+
     def _judge(self, source: Tensor, image: Tensor) -> Tensor:
         return self.discriminator(torch.cat([source, image], 1))
 
@@ -50,12 +74,13 @@ class Pix2Pix(GANModel):
         source, target = self._pair(batch)
         fake = self.generator(source)  # once per step: D sees it detached, G's step backpropagates through it
 
-        d_real = self.adversarial.real(self._judge(source, target))
-        d_fake = self.adversarial.fake(self._judge(source, fake.detach()))
+        d_real, d_fake = self.adversarial.discriminator_terms(self._judge(source, target),
+                                                             self._judge(source, fake.detach()))
         optimizers.step("D", 0.5 * (d_real + d_fake))
 
-        # G against the just-updated D, as in the reference implementation
-        g_adv = self.adversarial.generator(self._judge(source, fake))
+        # G against the just-updated D, as in the reference implementation (a pairwise loss also sees real scores)
+        g_adv = self.adversarial.generator_term(self._judge(source, fake),
+                                                real_scores(self.adversarial, lambda: self._judge(source, target)))
         g_rec = self.reconstruction(fake, target)
         optimizers.step("G", self.adversarial.weight * g_adv + self.reconstruction.weight * g_rec)
         return {"D/real": d_real.detach(), "D/fake": d_fake.detach(), "G/adv": g_adv.detach(),
@@ -63,19 +88,19 @@ class Pix2Pix(GANModel):
 
     def sample(self, batch):
         source, target = self._pair(batch)
-        return {"input": source, "output": self.generator(source), "target": target}
+        return {"input": source, "output": self._generate(source), "target": target}
 
     def translate(self, images: Tensor, direction: str) -> Tensor:
         if direction != self.direction:
             raise ValueError(f"this pix2pix model was trained {self.direction}; it cannot translate {direction}")
-        return self.generator(images)
+        return self._generate(images)
 
     def evaluation_pairs(self, batch):
         source, target = self._pair(batch)
-        return {self.direction: (self.generator(source), target)}
+        return {self.direction: (self._generate(source), target)}
 
     def generated_images(self, batch):
-        return {self.direction: self.generator(self._pair(batch)[0])}
+        return {self.direction: self._generate(self._pair(batch)[0])}
 
     def fidelity_sets(self):
         """Outputs against the split's real targets (the pix2pix/CycleGAN papers' FID protocol)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ganzoo.keymap import Row
 from ganzoo.layers import Init, Norm, init_weights, norm_layer, uses_bias
 
 from .unet import InputSizeError
@@ -39,7 +40,7 @@ class PatchGAN(nn.Module):
             raise ValueError(f"n_layers must be >= 1, got {n_layers} (for 1x1 patches use the `pixel` discriminator)")
         if in_channels < 1 or ndf < 1:
             raise ValueError("in_channels and ndf must be >= 1")
-        self.n_layers = n_layers
+        self.n_layers, self.norm = n_layers, norm
         bias = uses_bias(norm)
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no norm first
         width = ndf
@@ -51,6 +52,14 @@ class PatchGAN(nn.Module):
         layers.append(nn.Conv2d(width, 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)
         init_weights(self, init, init_gain)
+
+    def junyanz_table(self) -> list[Row]:
+        """The reference's ``NLayerDiscriminator`` numbers the same layers alike under ``model``; its inner convs
+        have a bias only under instance norm (the first and the last always have one)."""
+        convs = [i for i, m in enumerate(self.net) if isinstance(m, nn.Conv2d)]
+        always = (convs[0], convs[-1])
+        return [Row(f"net.{i}", f"model.{i}", i in always or self.norm == "instance" or i not in convs)
+                for i in range(len(self.net))]
 
     def forward(self, x: Tensor) -> Tensor:
         if min(x.shape[-2:]) >> self.n_layers < 3:  # the stride-1 convs need a 3x3 map to leave a logit
@@ -87,12 +96,20 @@ class PixelGAN(nn.Module):
         super().__init__()
         if in_channels < 1 or ndf < 1:
             raise ValueError("in_channels and ndf must be >= 1")
+        self.norm = norm
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, ndf, 1), nn.LeakyReLU(0.2, True),
             nn.Conv2d(ndf, ndf * 2, 1, bias=uses_bias(norm)), norm_layer(norm, ndf * 2), nn.LeakyReLU(0.2, True),
             nn.Conv2d(ndf * 2, 1, 1),
         )
         init_weights(self, init, init_gain)
+
+    def junyanz_table(self) -> list[Row]:
+        """The reference's ``PixelDiscriminator`` has the same ``net`` Sequential; its second and last convs have
+        a bias only under instance norm."""
+        instance = self.norm == "instance"
+        return [Row("net.0", "net.0"), Row("net.2", "net.2", instance), Row("net.3", "net.3"),
+                Row("net.5", "net.5", instance)]
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
 from ganzoo.errors import GanzooError
+from ganzoo.keymap import Row
 from ganzoo.layers import Init, Norm, init_weights, norm_layer, uses_bias
 
 
@@ -47,13 +50,27 @@ class _SkipBlock(nn.Module):
         return y if self.outermost else torch.cat([a, y], 1)
 
 
+#: Where the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix) keeps each layer of a U-Net level:
+#: level kind -> ((our module in the level, its index in the reference's ``model`` Sequential), ...), and the
+#: index of the inner level. Its levels number down conv, [norm], inner level, up conv, [norm]; ours group them.
+JUNYANZ_LEVELS = {
+    "outermost": ((("down.0", 0), ("up.1", 3)), 1),
+    "middle": ((("down.0", 1), ("down.1", 2), ("up.1", 5), ("up.2", 6)), 3),
+    "innermost": ((("down.0", 1), ("up.1", 3), ("up.2", 4)), None),
+}
+
+DropoutLayout = Literal["paper", "reference"]
+
+
 class UNet(nn.Module):
     """pix2pix U-Net: num_downs stride-2 encoder convs, mirrored decoder, skip connections, Tanh output.
 
     Encoder blocks are Conv(k4, s2) -> norm -> LeakyReLU(0.2) (no norm on the first and the innermost),
     decoder blocks ConvTranspose(k4, s2) -> norm -> ReLU, with ``dropout`` in the three decoder blocks
     nearest the bottleneck (the paper's noise; its CD512 x3). Channels: ngf, 2ngf, 4ngf, then 8ngf.
-    Images must have sides divisible by 2**num_downs (256 for unet_256, 128 for unet_128).
+    ``dropout_layout: reference`` places dropout as the reference implementation does instead: one level
+    further out, in the num_downs - 5 levels above the innermost (2 in unet_128, 3 in unet_256), as models
+    imported from it were trained. Images must have sides divisible by 2**num_downs (256 for unet_256).
     """
 
     def __init__(
@@ -65,6 +82,7 @@ class UNet(nn.Module):
         num_downs: int = 8,
         norm: Norm = "batch",
         dropout: float = 0.5,
+        dropout_layout: DropoutLayout = "paper",
         init: Init = "normal",
         init_gain: float = 0.02,
     ):
@@ -75,16 +93,42 @@ class UNet(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if min(in_channels, out_channels, ngf) < 1:
             raise ValueError("in_channels, out_channels and ngf must be >= 1")
-        self.num_downs = num_downs
+        if dropout_layout not in ("paper", "reference"):
+            raise ValueError(f"dropout_layout must be paper or reference, got {dropout_layout!r}")
+        self.num_downs, self.norm = num_downs, norm
+        self.size_multiple = 2**num_downs  # image sides it takes (`ganzoo translate` pads other sizes to it)
         widths = [ngf * min(2**i, 8) for i in range(num_downs)]  # encoder output channels, outermost first
         block: nn.Module | None = None
         for depth in range(num_downs - 1, 0, -1):  # innermost first
             inner = widths[depth]
-            drop = dropout if depth >= num_downs - 3 else 0.0
+            if dropout_layout == "paper":  # the three levels nearest the bottleneck
+                drop = dropout if depth >= num_downs - 3 else 0.0
+            else:  # the reference's 8ngf -> 8ngf levels between the innermost and the 4ngf one
+                drop = dropout if 4 <= depth <= num_downs - 2 else 0.0
             block = _SkipBlock(widths[depth - 1], inner, inner_block=block, norm=norm, dropout=drop)
         self.model = _SkipBlock(out_channels, widths[0], inner_block=block, norm=norm, dropout=0.0,
                                 outermost=True, in_channels=in_channels)
         init_weights(self, init, init_gain)
+
+    def junyanz_table(self) -> list[Row]:
+        """Each conv and norm of ours and its key prefix in the reference's ``UnetGenerator`` (nested levels).
+
+        The reference gives convs a bias only under instance norm, except the outermost up conv; ours always
+        have one on the outermost and innermost down convs and whenever the norm is not batch norm.
+        """
+        rows: list[Row] = []
+        block, ours, theirs = self.model, "model", "model.model"
+        while True:
+            kind = "outermost" if block.outermost else "innermost" if isinstance(block.inner, nn.Identity) \
+                else "middle"
+            layers, inner = JUNYANZ_LEVELS[kind]
+            for ours_layer, index in layers:
+                conv = ours_layer in ("down.0", "up.1")
+                bias = not conv or self.norm == "instance" or (kind == "outermost" and ours_layer == "up.1")
+                rows.append(Row(f"{ours}.{ours_layer}", f"{theirs}.{index}", bias))
+            if inner is None:
+                return rows
+            block, ours, theirs = block.inner, f"{ours}.inner", f"{theirs}.{inner}.model"
 
     def check_size(self, height: int, width: int) -> None:
         """Raise InputSizeError unless both sides are multiples of 2**num_downs."""

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ganzoo.errors import DataError, SplitNotFound
-from ganzoo.images import IMAGE_SUFFIXES, list_images, open_image, require_dir, screen, to_tensor
+from ganzoo.images import IMAGE_SUFFIXES, first_decodable, list_images, open_image, require_dir, screen, to_tensor
 
 LAYOUT = "ROOT/**/*.png|jpg|... (any folder tree of images; all of it is the train split)"
 
@@ -29,8 +29,9 @@ def resize_center_crop(img: Image.Image, size: int) -> Image.Image:
 class ImageFolder(Dataset):
     """Every readable image under ``root`` (recursively), resized and centre-cropped to ``image_size``.
 
-    ``channels`` 3 = RGB, 1 = grayscale. Unreadable files are skipped and reported (``strict: true`` makes them
-    an error). There is one split, ``train``.
+    ``channels`` 3 = RGB, 1 = grayscale. Unreadable files are skipped and reported: headers are screened up front,
+    and a file that only fails to decode (a truncated download) is replaced by the next image with a warning.
+    ``strict: true`` decodes every file up front and makes any bad one an error. There is one split, ``train``.
     """
 
     keys = ("x",)
@@ -48,11 +49,12 @@ class ImageFolder(Dataset):
             what = f"no readable images ({len(self.skipped)} unreadable)" if self.skipped else "no images"
             raise DataError(f"{what} in {folder}",
                             hint=f"expected layout: {LAYOUT}; suffixes: {', '.join(sorted(IMAGE_SUFFIXES))}")
-        self.image_size, self.mode = image_size, "L" if channels == 1 else "RGB"
+        self.image_size, self.mode, self.strict = image_size, "L" if channels == 1 else "RGB", strict
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
-        img = open_image(self.paths[index], self.mode)
+        img = first_decodable(index, len(self.paths), lambda i: open_image(self.paths[i], self.mode),
+                              strict=self.strict, skipped=self.skipped)
         return {"x": to_tensor(resize_center_crop(img, self.image_size))}

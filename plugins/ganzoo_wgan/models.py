@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import GANModel
-from ganzoo.losses import AdversarialLoss, Penalty
+from ganzoo.losses import AdversarialLoss, Penalty, real_scores
 
 #: points drawn for a 2-D scatter plot (images use the fixed batch's size)
 SCATTER_POINTS = 1000
@@ -20,6 +20,7 @@ class UnconditionalGAN(GANModel):
     component_slots = {"generator": "generator", "critic": "discriminator"}
     batch_keys = ("x",)
     optimizer_groups = {"G": ("generator",), "D": ("critic",)}
+    loss_capabilities = ("pairwise",)  # relativistic losses: the G step passes real scores
 
     def __init__(self, generator: nn.Module, critic: nn.Module):
         super().__init__()
@@ -69,6 +70,7 @@ class WGANGP(UnconditionalGAN):
         self.adversarial, self.penalty = adversarial, penalty
         self.n_critic = n_critic
         self.batches_per_step = n_critic  # the engine delivers n_critic real batches concatenated
+        self.batches_per_step_option = "model.n_critic"
         self._mixes_samples = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
 
     def train_step(self, batch, optimizers, step):
@@ -77,15 +79,17 @@ class WGANGP(UnconditionalGAN):
         for real in reals:
             with torch.no_grad():
                 fake = self.generator(self.noise(len(real)))
-            real_scores, fake_scores = self._scores(real, fake)
-            adv = self.adversarial.real(real_scores) + self.adversarial.fake(fake_scores)
+            scores_real, scores_fake = self._scores(real, fake)
+            d_real, d_fake = self.adversarial.discriminator_terms(scores_real, scores_fake)
+            adv = d_real + d_fake
             gp = self.penalty(self.critic, real, fake)
             loss = self.adversarial.weight * adv + self.penalty.weight * gp
             optimizers.step("D", loss)
             totals.append(loss.detach())
-            estimates.append((real_scores.detach().float().mean() - fake_scores.detach().float().mean()))
+            estimates.append((scores_real.detach().float().mean() - scores_fake.detach().float().mean()))
             penalties.append(gp.detach())
-        g_loss = self.adversarial.generator(self.critic(self.generate(len(reals[0]))))
+        g_loss = self.adversarial.generator_term(self.critic(self.generate(len(reals[0]))),
+                                                 real_scores(self.adversarial, lambda: self.critic(reals[-1])))
         optimizers.step("G", self.adversarial.weight * g_loss)
         return {
             "D/loss": torch.stack(totals).mean(),
@@ -124,9 +128,9 @@ class DCGAN(UnconditionalGAN):
     def train_step(self, batch, optimizers, step):
         real = batch["x"]
         fake = self.generate(len(real))  # G(z) once: detached for D, attached for G
-        d_real = self.adversarial.real(self.critic(real))
-        d_fake = self.adversarial.fake(self.critic(fake.detach()))
+        d_real, d_fake = self.adversarial.discriminator_terms(self.critic(real), self.critic(fake.detach()))
         optimizers.step("D", self.adversarial.weight * (d_real + d_fake))
-        g_loss = self.adversarial.generator(self.critic(fake))
+        g_loss = self.adversarial.generator_term(self.critic(fake),
+                                                 real_scores(self.adversarial, lambda: self.critic(real)))
         optimizers.step("G", self.adversarial.weight * g_loss)
         return {"D/real": d_real.detach(), "D/fake": d_fake.detach(), "G/loss": g_loss.detach()}

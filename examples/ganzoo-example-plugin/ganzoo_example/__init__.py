@@ -1,4 +1,6 @@
-"""ganzoo-example-plugin: registers one generator and one dataset through ganzoo's hooks."""
+"""ganzoo-example-plugin: registers a generator, a dataset and a recipe through ganzoo's hooks."""
+
+from pathlib import Path
 
 from ganzoo import hookimpl, variant
 
@@ -15,3 +17,9 @@ def register_generators(register):
 @hookimpl
 def register_datasets(register):
     register("stripes_pairs", StripesPairs)
+
+
+@hookimpl
+def register_recipes(register):
+    # shipped inside the package (package data), so `ganzoo run example_pix2pix` works from an installed wheel
+    register("example_pix2pix", Path(__file__).parent / "recipes" / "example_pix2pix.yaml")

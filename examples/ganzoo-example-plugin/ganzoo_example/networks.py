@@ -18,6 +18,7 @@ class TinyTranslator(nn.Module):
         if blocks < 0:
             raise ValueError(f"blocks must be >= 0, got {blocks}")
         act = nn.ReLU if activation == "relu" else lambda: nn.LeakyReLU(0.2)
+        self.size_multiple = 1  # stride 1 throughout: `ganzoo translate` feeds it images of any size
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), act())
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.Conv2d(width, width, 3, padding=1), act(), nn.Conv2d(width, width, 3, padding=1))

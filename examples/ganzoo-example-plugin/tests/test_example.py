@@ -1,10 +1,22 @@
 """The example plugin's own tests: no installation needed."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
 import ganzoo_example
-from ganzoo.testing import check_component, registry_from
+from ganzoo.testing import check_component, conformance_tests, registry_from
+
+RECIPE = Path(ganzoo_example.__file__).parent / "recipes" / "example_pix2pix.yaml"
+
+# ganzoo's conformance kit, one line: the hooks and signatures, the dataset's items, and a real 2-step run of the
+# recipe with sampling, a checkpoint round trip and an exact resume.
+test_conformance = conformance_tests(
+    ganzoo_example,
+    datasets={"stripes_pairs": {"size": 4, "image_size": 16}},
+    recipes={RECIPE: ["data.image_size=16", "data.size=4", "train.batch_size=2", "train.sample_count=2"]},
+)
 
 
 @pytest.fixture
