@@ -56,3 +56,45 @@ def test_recipe_argument_gets_engine_variants_only(speed):
 def test_rejects_unknown_workload():
     proc = subprocess.run([sys.executable, str(SPEED), "--workloads", "pix2px"], capture_output=True, text=True)
     assert proc.returncode != 0 and "unknown workload" in proc.stderr
+
+
+FASHION = Path(__file__).resolve().parents[1] / "benchmarks" / "quality_fashion_mnist.py"
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    spec = importlib.util.spec_from_file_location("fashion_benchmark", FASHION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fashion_benchmark_options(fashion):
+    args = fashion.parse_args(["--seeds", "0", "2", "--steps", "wgan_gp=40", "--set", "train.log_every=5"])
+    assert args.steps == {"wgan_gp": 40} and args.seeds == [0, 2] and args.samples == 10_000
+    over = fashion.run_overrides(args, "wgan_gp", 2)
+    assert "train.seed=2" in over and over[-1] == "train.steps=40" and "train.log_every=5" in over
+    assert not any(o.startswith("train.steps") for o in fashion.run_overrides(args, "dcgan", 0))
+    assert fashion.parse_args(["--cpu-seconds", "dcgan_seed0=525"]).cpu_seconds == {"dcgan_seed0": 525.0}
+    with pytest.raises(SystemExit):
+        fashion.parse_args(["--steps", "wgan=40"])
+    with pytest.raises(SystemExit):
+        fashion.parse_args(["--cpu-seconds", "dcgan_seed0=lots"])
+
+
+def test_fashion_benchmark_report_puts_published_rows_beside_ganzoo(fashion):
+    evaluation = {"results": {"images": {"fid": 30.25, "kid": 0.012, "kid_std": 0.001, "precision": 0.6,
+                                         "recall": 0.4}}}  # ganzoo eval's record: {image set: {metric: value}}
+    scores = fashion.scores_of(evaluation)
+    assert scores == {"images/fid": 30.25, "images/kid": 0.012, "images/kid_std": 0.001, "images/precision": 0.6,
+                      "images/recall": 0.4}
+    assert fashion.pick(scores, "kid") == "images/kid" and fashion.pick({"kid/mean": 1.0}, "kid") == "kid/mean"
+    runs = [{"seed": s, "scores": {**scores, "fid": fid}, "cpu_seconds": 60.0, "wall_seconds": 90.0,
+             "grid": f"g/wgan_gp_seed{s}.png"} for s, fid in ((0, 30.0), (1, 32.0))]
+    report = {"date": "today", "machine": "m", "torch": "t", "load_before": [1], "load_after": [2],
+              "protocol": "P", "metric_columns": ["fid", "kid", "precision", "recall"],
+              "results": {"wgan_gp": {"steps": 10, "summary": fashion.summary(runs), "runs": runs}}}
+    text = fashion.markdown(report)
+    assert "**31.00 ± 1.00**" in text  # FID mean ± std over the seeds
+    assert "| published WGAN-GP (Lucic et al., best of a large search) | 24.5 |" in text
+    assert "](g/wgan_gp_seed1.png)" in text and "| WGAN-GP | 1 | 32.000 | 12.000 | 0.600 | 0.400 | 1.0 | 1.5 |" in text

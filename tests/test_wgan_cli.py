@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -31,6 +32,24 @@ TINY = {
                     "--set", "data.size=500", "--set", "train.batch_size=32", "--set", "train.sample_count=40"],
 }
 
+#: the Fashion-MNIST recipes at their own 28 px with tiny networks, on a tiny IDX file (data.root: see runs())
+FASHION_TINY = ["--set", "train.batch_size=4", "--set", "train.sample_count=4",
+                "--set", "components.generator.fc_dim=8", "--set", "components.generator.hidden_dim=2",
+                "--set", "components.critic.fc_dim=8", "--set", "components.critic.hidden_dim=2"]
+TINY["wgan_gp_fashion_mnist"] = FASHION_TINY + ["--set", "model.n_critic=2"]
+TINY["dcgan_fashion_mnist"] = FASHION_TINY
+
+
+def fashion_root(folder: Path) -> Path:
+    """A Fashion-MNIST stand-in: 16 patterned 28x28 images per split in the IDX format, gzipped as Debian ships them."""
+    images = bytes(i * 37 % 256 for i in range(16 * 28 * 28))
+    header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (16, 28, 28))
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix in ("train", "t10k"):
+        with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
+            f.write(header + images)
+    return folder
+
 
 def invoke(*args):
     return CliRunner().invoke(ganzoo_cli, [str(a) for a in args], catch_exceptions=False)
@@ -44,8 +63,10 @@ def rows(run: Path) -> list[dict]:
 def runs(tmp_path_factory) -> dict[str, tuple[Path, str]]:
     """Each shipped recipe trained for 2 steps: {recipe: (run directory, CLI output)}."""
     out = {}
+    data = ["--set", f"data.root={fashion_root(tmp_path_factory.mktemp('fashion'))}"]
     for name, tiny in TINY.items():
         run = tmp_path_factory.mktemp(name) / "run"
+        tiny = tiny + (data if "fashion" in name else [])
         result = invoke("run", ROOT / "recipes" / f"{name}.yaml", *tiny, *COMMON, "--out", run)
         assert result.exit_code == 0, result.output
         out[name] = (run, result.output)
@@ -56,6 +77,8 @@ def runs(tmp_path_factory) -> dict[str, tuple[Path, str]]:
     ("wgan_gp", {"D/loss", "D/wasserstein", "D/gp", "G/loss"}),
     ("dcgan", {"D/real", "D/fake", "G/loss"}),
     ("wgan_gp_toy", {"D/loss", "D/wasserstein", "D/gp", "G/loss"}),
+    ("wgan_gp_fashion_mnist", {"D/loss", "D/wasserstein", "D/gp", "G/loss"}),
+    ("dcgan_fashion_mnist", {"D/real", "D/fake", "G/loss"}),
 ])
 def test_recipe_trains_and_logs(runs, name, logged):
     run, _ = runs[name]
@@ -63,6 +86,13 @@ def test_recipe_trains_and_logs(runs, name, logged):
     assert losses[-1]["step"] == 2 and logged <= set(losses[-1])
     assert (run / "checkpoints" / "last.pt").exists() and (run / "losses.png").exists()
     assert len(list((run / "samples").glob("step_*.png"))) == 2
+
+
+def test_fashion_mnist_recipes_draw_28px_grayscale(runs, tmp_path):
+    ckpt = runs["wgan_gp_fashion_mnist"][0] / "checkpoints" / "last.pt"
+    result = invoke("sample", ckpt, "-n", 2, "--out", tmp_path / "single", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert {Image.open(f).size + (Image.open(f).mode,) for f in (tmp_path / "single").glob("*.png")} == {(28, 28, "L")}
 
 
 def test_toy_run_logs_mode_coverage_at_each_sample_step(runs):

@@ -52,6 +52,14 @@ def test_fashion_mnist_resize_channels_and_test_split(tmp_path, images):
         FashionMNIST(split="val", root=str(tmp_path))
 
 
+def test_fashion_mnist_at_28_px_keeps_the_original_pixels(tmp_path, images):
+    write_idx(tmp_path / "train-images-idx3-ubyte", images, False)
+    data = FashionMNIST(root=str(tmp_path), image_size=28, channels=3)
+    x = data[0]["x"]
+    assert x.shape == (3, 28, 28)
+    assert torch.equal(x[0], images[0].float() / 127.5 - 1)  # no border, no resampling
+
+
 def test_fashion_mnist_missing_files_give_an_install_hint(tmp_path):
     with pytest.raises(DataError) as info:
         FashionMNIST(root=str(tmp_path))

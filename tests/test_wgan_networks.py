@@ -1,9 +1,10 @@
-"""The DCGAN generator and critic, the MLPs, and the per-sample independence the gradient penalty needs."""
+"""The DCGAN and InfoGAN generators and critics, the MLPs, and the per-sample independence the gradient penalty needs."""
 
 import pytest
 import torch
 
 from ganzoo_wgan.mlp import MLPDiscriminator, MLPGenerator
+from ganzoo_wgan.infogan import InfoGANDiscriminator, InfoGANGenerator
 from ganzoo_wgan.networks import Critic, DCGANGenerator
 
 
@@ -94,3 +95,51 @@ def test_mlps_stay_fp32_under_bf16_autocast():
         scores = d(points)
     assert points.dtype == torch.float32 and scores.dtype == torch.float32
     assert torch.equal(points, g(z))  # the same numbers as outside autocast
+
+
+@pytest.mark.parametrize("size", [8, 28])
+def test_infogan_generator_is_7_14_28_at_28px(size):
+    g = InfoGANGenerator(z_dim=5, fc_dim=8, hidden_dim=2, im_chan=1, image_size=size)
+    z = torch.randn(3, 5)
+    out = g(z)
+    assert out.shape == (3, 1, size, size) and out.abs().max() <= 1.0 and g.z_dim == 5
+    # two linear layers, then two transposed convolutions that double size/4 -> size/2 -> size
+    assert [m.out_features for m in g.modules() if isinstance(m, torch.nn.Linear)] == [8, 4 * (size // 4) ** 2]
+    convs = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [(4, 2, (2, 2)), (2, 1, (2, 2))]
+    assert torch.equal(g(z.view(3, 5, 1, 1)), out)  # a (N, z, 1, 1) noise map is accepted too
+
+
+def test_infogan_defaults_are_the_published_28px_network():
+    g, d = InfoGANGenerator(), InfoGANDiscriminator()
+    assert g.z_dim == 64 and g.shape == (128, 7, 7)
+    assert [m.out_features for m in d.modules() if isinstance(m, torch.nn.Linear)] == [1024, 1]
+    assert [m.out_channels for m in d.modules() if isinstance(m, torch.nn.Conv2d)] == [64, 128]
+
+
+@pytest.mark.parametrize("norm,kinds", [("layer", (torch.nn.GroupNorm, torch.nn.LayerNorm)),
+                                        ("batch", (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)),
+                                        ("none", ())])
+def test_infogan_discriminator_scores_and_norms(norm, kinds):
+    d = InfoGANDiscriminator(im_chan=3, hidden_dim=2, fc_dim=8, image_size=12, norm=norm)
+    assert d(torch.randn(4, 3, 12, 12)).shape == (4,)
+    found = tuple(type(m) for m in d.modules() if isinstance(m, (torch.nn.GroupNorm, torch.nn.LayerNorm,
+                                                                 torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)))
+    assert found == kinds
+    assert d.net[0].bias is not None and isinstance(d.net[1], torch.nn.LeakyReLU)  # first conv not normalised
+
+
+def test_infogan_layer_norm_discriminator_keeps_samples_independent():
+    d = InfoGANDiscriminator(hidden_dim=2, fc_dim=8, image_size=8, norm="layer").train()
+    x = torch.randn(4, 1, 8, 8)
+    assert torch.allclose(d(x)[:2], d(x[:2]), atol=1e-6)  # a sample's score ignores the rest of the batch
+
+
+@pytest.mark.parametrize("size", [30, 2])
+def test_infogan_sizes_must_divide_by_4(size):
+    with pytest.raises(ValueError, match="divisible by 4"):
+        InfoGANGenerator(image_size=size)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        InfoGANDiscriminator(image_size=size)
+    with pytest.raises(ValueError, match="unknown norm"):
+        InfoGANDiscriminator(norm="instance")

@@ -1,9 +1,10 @@
-"""WGAN-GP and DCGAN: DCGAN-style generator and critic, MLPs for 2-D data, image and toy datasets."""
+"""WGAN-GP and DCGAN: DCGAN-style generator and critic, InfoGAN networks for 28 px, MLPs for 2-D data, image and toy datasets."""
 
 from ganzoo import hookimpl
 
 from .fashion_mnist import FashionMNIST
 from .folder import ImageFolder
+from .infogan import InfoGANDiscriminator, InfoGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 from .models import DCGAN, WGANGP
 from .networks import Critic, DCGANGenerator
@@ -15,12 +16,14 @@ from .toy2d import Toy2D
 def register_generators(register):
     register("dcgan", DCGANGenerator)
     register("mlp", MLPGenerator)
+    register("infogan", InfoGANGenerator)
 
 
 @hookimpl
 def register_discriminators(register):
     register("critic", Critic)
     register("mlp", MLPDiscriminator)
+    register("infogan", InfoGANDiscriminator)
 
 
 @hookimpl

@@ -43,11 +43,13 @@ def read_idx_images(path: Path) -> Tensor:
 
 
 class FashionMNIST(Dataset):
-    """Fashion-MNIST images (28x28 grayscale) padded to 32 and resized to ``image_size``; read locally.
+    """Fashion-MNIST images (28x28 grayscale): as they are at ``image_size: 28``, else padded to 32 and resized.
 
     ``root`` holds ``train-images-idx3-ubyte`` / ``t10k-images-idx3-ubyte`` (``.gz`` or plain): directly (the
     Debian package ``dataset-fashion-mnist`` installs them in /usr/share/datasets/fashion-mnist) or in
     torchvision's ``ROOT/FashionMNIST/raw``. ``channels: 3`` repeats the gray channel for RGB networks.
+    ``image_size: 28`` keeps the original pixels (the protocol of the published FIDs, Lucic et al. 2018); other
+    sizes suit power-of-two networks: a 2-pixel black border makes 32, which is then resized if needed.
     """
 
     keys = ("x",)
@@ -76,6 +78,8 @@ class FashionMNIST(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         x = self.images[index].float().div(127.5).sub(1.0)[None]  # (1, 28, 28) in [-1, 1]
+        if x.shape[-1] == self.image_size:
+            return {"x": x.expand(self.channels, -1, -1).contiguous()}
         pad = max(0, 32 - x.shape[-1]) // 2
         x = F.pad(x, (pad, pad, pad, pad), value=-1.0)  # black border, like the images' own background
         if x.shape[-1] != self.image_size:
