@@ -10,7 +10,6 @@ import random
 import re
 import shutil
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from . import __version__, checkpoint
 from .build import build_model
-from .errors import CheckpointError, GanzooError
+from .errors import GanzooError
 from .keymap import Mismatch, to_ours, to_theirs
 from .recipe import recipe_from_dict
 from .registry import Registry

@@ -36,19 +36,21 @@ def _unwrap(factory: Callable) -> Callable:
     return factory
 
 
-def _type_hints(factory: Callable) -> dict[str, Any]:
+def type_hints(factory: Callable, *, raw_fallback: bool = False) -> dict[str, Any]:
+    """A factory's (or class constructor's) resolved annotations. When forward references cannot be resolved:
+    none (no type checking), or with ``raw_fallback`` the unresolved ``__annotations__``."""
     target = _unwrap(factory)
     target = target.__init__ if inspect.isclass(target) else target
     try:
         return typing.get_type_hints(target)
-    except Exception:  # unresolvable forward references: fall back to no type checking
-        return {}
+    except Exception:  # noqa: BLE001 - unresolvable forward references
+        return dict(getattr(target, "__annotations__", {})) if raw_fallback else {}
 
 
 def parameters(factory: Callable, exclude: Iterable[str] = ()) -> tuple[Param, ...]:
     """Keyword-usable parameters of ``factory`` (partials and classes included), minus ``exclude``."""
     skip = set(exclude)
-    hints = _type_hints(factory)
+    hints = type_hints(factory)
     out = []
     for p in inspect.signature(factory).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY) or p.name in skip:

@@ -23,10 +23,8 @@ import functools
 import importlib
 import importlib.metadata as metadata
 import inspect
-import math
 import tempfile
 import textwrap
-import typing
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -35,7 +33,7 @@ from .errors import ContractError
 from .hookspecs import HOOKS, KINDS
 from .plugins import GROUP, Plugin, get_plugin_manager, register_plugin
 from .registry import Entry, Registry, build_registry, reserved_parameters
-from .schema import TypeMismatch, coerce, did_you_mean
+from .schema import TypeMismatch, coerce, did_you_mean, type_hints
 
 
 def registry_from(*modules: object, dist: str = "test", version: str = "0") -> Registry:
@@ -184,7 +182,7 @@ def _factory_problems(entry: Entry) -> list[str]:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):
         return ["its factory has no inspectable signature: use a class or a function with keyword parameters"]
-    hints = _hints(factory)
+    hints = type_hints(factory, raw_fallback=True)  # unresolvable references: reported as unannotated
     for p in signature.parameters.values():
         if p.kind is p.VAR_KEYWORD:
             problems.append(f"**{p.name} in its signature: recipes cannot be checked against it and a typo "
@@ -215,13 +213,6 @@ def _factory_problems(entry: Entry) -> list[str]:
     return problems
 
 
-def _hints(factory: Callable) -> dict[str, Any]:
-    target = _unwrap(factory)
-    target = target.__init__ if inspect.isclass(target) else target
-    try:
-        return typing.get_type_hints(target)
-    except Exception:  # noqa: BLE001 - unresolvable forward references: reported as unannotated
-        return dict(getattr(target, "__annotations__", {}))
 
 
 def _builds_with_defaults(entry: Entry) -> list[str]:

@@ -12,7 +12,6 @@ sky's clouds) are random and can only be guessed.
 from __future__ import annotations
 
 import random
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
