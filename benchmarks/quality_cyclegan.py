@@ -29,6 +29,7 @@ import torch
 
 from ganzoo.build import build_dataset
 from ganzoo.data import fixed_batch
+from ganzoo.fidelity import paired_metrics
 from ganzoo.engine import Trainer
 from ganzoo.recipe import load_recipe
 from ganzoo.registry import build_registry
@@ -75,7 +76,7 @@ def pix2pix_overrides(args: argparse.Namespace) -> list[str]:
 def identity_baseline(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """The input itself scored against the truth: what a model that learned nothing gets."""
     registry = build_registry()
-    metrics = {e.name: m for e in registry.entries("metric") if not hasattr(m := e.factory(), "features")}
+    metrics = paired_metrics(registry)
     resolved = resolve(load_recipe(ROOT / "recipes" / "cyclegan.yaml", cyclegan_overrides(args)), registry)
     data = build_dataset(resolved, "test")
     batch = fixed_batch(data, len(data), args.seed)

@@ -34,6 +34,7 @@ from ganzoo.data import fixed_batch
 from ganzoo.device import autocast, autocast_dtype, configure, seed_everything
 from ganzoo.engine import Trainer
 from ganzoo.evaluate import evaluate
+from ganzoo.fidelity import paired_metrics
 from ganzoo.recipe import load_recipe
 from ganzoo.registry import build_registry
 from ganzoo.report import save_samples
@@ -82,7 +83,7 @@ def untrained(args: argparse.Namespace) -> tuple[dict, torch.Tensor]:
     seed_everything(args.seed)
     model = build_model(resolved).eval()
     test = build_dataset(resolved, "test")
-    metrics = {e.name: m for e in registry.entries("metric") if not hasattr(m := e.factory(), "features")}
+    metrics = paired_metrics(registry)
     dtype = autocast_dtype(args.precision, torch.device("cpu"))
     scores = evaluate(model, test, metrics, device=torch.device("cpu"), dtype=dtype, seed=args.seed, progress=False)
     with autocast(torch.device("cpu"), dtype):

@@ -28,7 +28,7 @@ from .device import (autocast, autocast_dtype, configure, describe, precision_na
 from .ema import EMA
 from .errors import GanzooError, NonFinite, NonFiniteLoss
 from .evaluate import evaluate, results_table
-from .fidelity import is_distribution_metric
+from .fidelity import paired_metrics
 from .flow import column_titles, describe_flow, row_labels
 from .hints import speed_hints
 from .images import describe_skipped
@@ -400,7 +400,7 @@ class Trainer:
             return None
         results: dict[str, dict[str, float]] = {}
         record: dict[str, Any] = {"step": self.step}
-        metrics = {e.name: m for e in self.registry.entries("metric") if not is_distribution_metric(m := e.factory())}
+        metrics = paired_metrics(self.registry)
         if self.test_data is not None and self.model.supports("evaluation_pairs") and metrics:
             ema = self.ema.applied() if self.ema is not None else contextlib.nullcontext()
             with ema:

@@ -75,15 +75,18 @@ class Fidelity:
         self.cache = cache or FeatureCache()
         self._memo: dict[str, dict[str, Tensor]] = {}
 
+    def _cache_key(self, **source: Any) -> str:
+        """Where real features came from, plus what computed them (network hash, preprocessing, outputs)."""
+        identity = self.extractor.identity()
+        return FeatureCache.key(**source, network=identity["sha256"], preprocess=identity["preprocess"],
+                                outputs=self.extractor.outputs)
+
     # Real side ----------------------------------------------------------------------------------------------
     def real_from_dataset(self, dataset: Dataset, key: str, data_id: dict[str, Any], *, seed: int, batch_size: int,
                           limit: int | None, progress: bool) -> tuple[dict[str, Tensor], bool]:
         """Features of the images under batch ``key`` of a split (all of them, or the first ``limit``)."""
         total = len(dataset) if limit is None else min(limit, len(dataset))
-        cache_key = FeatureCache.key(data=data_id, batch_key=key, count=total, seed=seed,
-                                     network=self.extractor.identity()["sha256"],
-                                     preprocess=self.extractor.identity()["preprocess"],
-                                     outputs=self.extractor.outputs)
+        cache_key = self._cache_key(data=data_id, batch_key=key, count=total, seed=seed)
         if cache_key in self._memo:
             return self._memo[cache_key], True
 
@@ -102,9 +105,7 @@ class Fidelity:
         paths = list_images(require_dir(folder, "a folder of images (png, jpg, ...)"))
         if not paths:
             raise GanzooError(f"no images in {folder}", hint="--real needs a folder of image files (png, jpg, ...)")
-        cache_key = FeatureCache.key(folder=folder_fingerprint(paths), network=self.extractor.identity()["sha256"],
-                                     preprocess=self.extractor.identity()["preprocess"],
-                                     outputs=self.extractor.outputs)
+        cache_key = self._cache_key(folder=folder_fingerprint(paths))
         return self.cache.get_or_compute(
             cache_key, {"folder": str(folder), "count": len(paths)},
             lambda: self.extractor.extract(folder_batches(paths, self.extractor.batch_size), len(paths),
@@ -182,6 +183,11 @@ def select_metrics(registry, names: list[str]) -> tuple[dict[str, Any], dict[str
         metric = known[name].factory()
         (distribution if is_distribution_metric(metric) else paired)[name] = metric
     return paired, distribution
+
+
+def paired_metrics(registry) -> dict[str, Any]:
+    """Every registered per-sample metric (L1, PSNR, SSIM, ...), by name: what scores evaluation pairs."""
+    return {e.name: m for e in registry.entries("metric") if not is_distribution_metric(m := e.factory())}
 
 
 def build_fidelity(metrics: dict[str, Any], device: torch.device, *, inception: Path | None = None,

@@ -13,7 +13,7 @@ import torch
 from .build import build_dataset, build_optional_split
 from .errors import GanzooError
 from .evaluate import evaluate, results_table
-from .fidelity import build_fidelity, evaluate_model, is_distribution_metric, select_metrics
+from .fidelity import build_fidelity, evaluate_model, paired_metrics, select_metrics
 from .inception import WeightsError, find_weights
 from .registry import Registry
 from .rundir import write_json
@@ -29,7 +29,7 @@ def default_metrics(trained: Trained, registry: Registry, inception: Path | None
     names = []
     model = trained.model
     if model.supports("evaluation_pairs"):
-        names += [e.name for e in registry.entries("metric") if not is_distribution_metric(e.factory())]
+        names += list(paired_metrics(registry))
     if model.supports("generated_images"):
         try:
             find_weights(inception)
