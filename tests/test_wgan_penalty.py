@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ganzoo_losses.penalties import GradientPenalty
+from ganzoo_losses.penalties import R1, GradientPenalty
 from ganzoo_wgan.networks import Critic
 
 
@@ -56,3 +56,52 @@ def test_per_sample_penalty_independence(norm, independent):
 
     same = torch.allclose(grad0(x), grad0(y), atol=1e-6)
     assert same is independent
+
+
+def _conv_dtypes(critic):
+    """Records the dtype of every convolution's output while the critic runs."""
+    seen = []
+    for m in critic.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.register_forward_hook(lambda mod, args, out: seen.append(out.dtype))
+    return seen
+
+
+@pytest.mark.parametrize("penalty_cls", [GradientPenalty, R1])
+def test_penalty_precision_autocast_runs_the_critic_in_bf16_and_returns_fp32(penalty_cls):
+    """precision: autocast (opt-in) runs the critic and the double backward in bf16, the norm in fp32; the value
+    stays within bf16 rounding of the fp32 penalty. The default keeps the critic in fp32 under autocast."""
+    torch.manual_seed(0)
+    critic = Critic(im_chan=1, hidden_dim=4, image_size=16, norm="layer")
+    real, fake = torch.randn(8, 1, 16, 16), torch.randn(8, 1, 16, 16)
+    values = {}
+    for precision in ("fp32", "autocast"):
+        seen = _conv_dtypes(critic)
+        torch.manual_seed(1)  # the same interpolation coefficients
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            gp = penalty_cls(precision=precision)(critic, real, fake)
+        assert gp.dtype == torch.float32
+        assert set(seen) == {torch.bfloat16 if precision == "autocast" else torch.float32}
+        critic.zero_grad()
+        gp.backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in critic.parameters() if p.grad is not None)
+        values[precision] = gp.item()
+        for m in critic.modules():
+            m._forward_hooks.clear()
+    assert values["autocast"] == pytest.approx(values["fp32"], rel=3e-2)
+    assert values["autocast"] != values["fp32"]  # it did run in bf16
+
+
+def test_penalty_precision_autocast_without_autocast_is_exactly_fp32():
+    critic = Critic(im_chan=1, hidden_dim=4, image_size=16, norm="layer")
+    real, fake = torch.randn(4, 1, 16, 16), torch.randn(4, 1, 16, 16)
+    torch.manual_seed(3)
+    a = GradientPenalty(precision="autocast")(critic, real, fake)
+    torch.manual_seed(3)
+    b = GradientPenalty()(critic, real, fake)
+    assert torch.equal(a, b)
+
+
+def test_penalty_precision_is_checked():
+    with pytest.raises(ValueError, match="precision must be one of fp32, autocast"):
+        GradientPenalty(precision="bf16")

@@ -1,8 +1,14 @@
-"""Discriminator regularisers, computed in fp32 whatever the autocast setting."""
+"""Discriminator regularisers: the critic's input gradient, in fp32 whatever the autocast setting unless asked.
+
+``precision: autocast`` (opt-in) runs the critic's forward, the input gradient and their double backward under
+the run's autocast (bf16): only the gradient norm and the squared error are accumulated in fp32. It is cheaper
+where the penalty dominates (WGAN-GP: ~45% of a bf16 step on CPU) and evidenced on quality by the benchmarks
+named in the README; fp32 stays the default.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal, get_args
 
 import torch
 from torch import Tensor
@@ -10,13 +16,24 @@ from torch import Tensor
 from ganzoo.losses import Penalty
 
 
-def _input_gradient(critic: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """d(sum of critic scores)/dx, per sample, in fp32, keeping the graph for the double backward."""
+Precision = Literal["fp32", "autocast"]
+PRECISIONS = get_args(Precision)
+
+
+def _input_gradient(critic: Callable[[Tensor], Tensor], x: Tensor, precision: Precision = "fp32") -> Tensor:
+    """d(sum of critic scores)/dx per sample, as fp32, keeping the graph for the double backward. The critic runs
+    in fp32 (autocast off) or, with ``precision="autocast"``, under the caller's autocast."""
     x = x.float().requires_grad_(True)
-    with torch.autocast(x.device.type, enabled=False):
+    with torch.autocast(x.device.type, enabled=precision == "autocast" and torch.is_autocast_enabled(x.device.type)):
         scores = critic(x)
     (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
     return grad.flatten(1)
+
+
+def _check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
 
 
 class GradientPenalty(Penalty):
@@ -26,15 +43,16 @@ class GradientPenalty(Penalty):
     uses weight 10 for images; its authors used 0.1 for 2-D toy data.
     """
 
-    def __init__(self, *, weight: float = 10.0, target: float = 1.0):
+    def __init__(self, *, weight: float = 10.0, target: float = 1.0, precision: Precision = "fp32"):
         super().__init__(weight=weight)
         self.target = target
+        self.precision = _check_precision(precision)
 
     def forward(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
         real, fake = real.detach().float(), fake.detach().float()
         alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
         interpolates = torch.lerp(fake, real, alpha)  # alpha * real + (1 - alpha) * fake
-        grad = _input_gradient(critic, interpolates)
+        grad = _input_gradient(critic, interpolates, self.precision)
         norm = torch.sqrt(grad.square().sum(1) + 1e-12)  # eps: finite double-backward at zero gradient
         return (norm - self.target).square().mean()
 
@@ -42,8 +60,9 @@ class GradientPenalty(Penalty):
 class R1(Penalty):
     """R1: mean squared gradient norm of D on real samples (Mescheder et al. 2018). Weight = gamma / 2."""
 
-    def __init__(self, *, weight: float = 5.0):
+    def __init__(self, *, weight: float = 5.0, precision: Precision = "fp32"):
         super().__init__(weight=weight)
+        self.precision = _check_precision(precision)
 
     def forward(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
-        return _input_gradient(critic, real.detach()).square().sum(1).mean()
+        return _input_gradient(critic, real.detach(), self.precision).square().sum(1).mean()
