@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,17 @@ def test_fashion_benchmark_report_puts_published_rows_beside_ganzoo(fashion):
     assert "**31.00** ± 1.00" in text  # FID mean ± std over the seeds
     assert "| published WGAN-GP (Lucic et al., best of a large search) | 24.5 |" in text
     assert "](g/wgan_gp_seed1.png)" in text and "| WGAN-GP | 1 | 32.000 | 12.000 | 0.600 | 0.400 | 1.0 | 1.5 |" in text
+
+
+def test_profile_step_writes_categories_that_add_up(tmp_path):
+    """benchmarks/profile_step.py on a shrunken WGAN-GP workload: categories cover every profiled operator."""
+    script = SPEED.parent / "profile_step.py"
+    subprocess.run([sys.executable, str(script), "wgan_gp", "--set", "train.batch_size=2", "--set", "model.n_critic=2",
+                    "--warmup", "1", "--steps", "2", "--threads", "1", "--tag", "smoke", "--out", str(tmp_path)],
+                   capture_output=True, text=True, check=True)
+    result = json.loads((tmp_path / "profile-wgan_gp-smoke.json").read_text())
+    categories = result["categories_ms"]
+    assert categories["convolution backward"] > 0 and categories["convolution forward"] > 0
+    assert sum(categories.values()) == pytest.approx(result["profiled_ms"], rel=1e-6)
+    assert len(result["step_seconds"]["all"]) == 2
+    assert "| convolution backward |" in (tmp_path / "profile-wgan_gp-smoke.md").read_text()
