@@ -86,7 +86,10 @@ class Fidelity:
                           limit: int | None, progress: bool) -> tuple[dict[str, Tensor], bool]:
         """Features of the images under batch ``key`` of a split (all of them, or the first ``limit``)."""
         total = len(dataset) if limit is None else min(limit, len(dataset))
-        cache_key = self._cache_key(data=data_id, batch_key=key, count=total, seed=seed)
+        # A dataset whose items draw nothing from the RNG (``random_items = False``) gives the same images under
+        # every seed: one cache entry serves them all.
+        cache_key = self._cache_key(data=data_id, batch_key=key, count=total,
+                                    seed=seed if getattr(dataset, "random_items", True) else None)
         if cache_key in self._memo:
             return self._memo[cache_key], True
 

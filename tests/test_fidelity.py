@@ -181,6 +181,20 @@ def test_real_features_are_cached_and_a_changed_dataset_parameter_invalidates_th
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 2
 
 
+class TinyFixed(Tiny):
+    random_items = False  # its items draw nothing from the RNG
+
+
+@pytest.mark.parametrize("dataset,shared", [(Tiny(), False), (TinyFixed(), True)])
+def test_real_features_are_shared_across_seeds_only_for_datasets_without_random_items(tmp_path, dataset, shared):
+    extractor = PixelFeatures()
+    fid = Fidelity(extractor, {"fid": FID()}, FeatureCache(tmp_path))
+    for seed in (0, 1):
+        _, cached = fid.real_from_dataset(dataset, "x", {"name": "tiny"}, seed=seed, batch_size=8, limit=None,
+                                          progress=False)
+    assert cached is shared and extractor.seen == (24 if shared else 48)
+
+
 def test_a_corrupt_cache_entry_is_recomputed(tmp_path):
     extractor = PixelFeatures()
     fid = Fidelity(extractor, {"fid": FID()}, FeatureCache(tmp_path))
