@@ -87,6 +87,12 @@ VARIANTS = {v.name: v for v in (
             overrides=("train.compile=true",), min_warmup=3),
     Variant("engine-data", "engine fed by the recipe's embedded dataset through DataLoader workers",
             data="pipeline", min_warmup=2),
+    Variant("engine-bf16-gp", "engine in bf16 with the gradient penalty under autocast too (losses.penalty.precision)",
+            overrides=("train.precision=bf16", "losses.penalty.precision=autocast")),
+    Variant("engine-lazy4", "engine with the penalty on every 4th critic update, weight x 4 (model.penalty_every)",
+            overrides=("model.penalty_every=4",)),
+    Variant("engine-bf16-lazy4", "engine in bf16, penalty under autocast on every 4th critic update",
+            overrides=("train.precision=bf16", "losses.penalty.precision=autocast", "model.penalty_every=4")),
     Variant("engine-layernorm", "engine with the shipped recipe's layer-norm critic (the plain loop has batch norm)",
             overrides=("components.critic.norm=layer",)),
 )}
@@ -130,7 +136,8 @@ WORKLOADS = {w.name: w for w in (
               "data.image_size=64"),
              {"x": (3, 64, 64)}, 128, batches_per_step=5, steps=(2, 6), quick_steps=(1, 2),
              cpu_variants=("plain", "plain+malloc", "engine-ref", "engine", "engine-cl", "engine-thp", "engine-adam",
-                           "engine-bf16", "engine-data", "engine-layernorm")),
+                           "engine-bf16", "engine-bf16-gp", "engine-lazy4", "engine-bf16-lazy4", "engine-data",
+                           "engine-layernorm")),
 )}
 QUICK_VARIANTS = ("plain", "engine-ref", "engine", "engine-bf16")
 CUDA_VARIANTS = ("plain", "engine-ref", "engine-fp32", "engine", "engine-compile", "engine-data")
