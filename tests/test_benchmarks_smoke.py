@@ -113,3 +113,13 @@ def test_profile_step_writes_categories_that_add_up(tmp_path):
     assert sum(categories.values()) == pytest.approx(result["profiled_ms"], rel=1e-6)
     assert len(result["step_seconds"]["all"]) == 2
     assert "| convolution backward |" in (tmp_path / "profile-wgan_gp-smoke.md").read_text()
+
+
+def test_penalty_layouts_times_both_layouts_in_both_precisions(tmp_path):
+    script = SPEED.parent / "penalty_layouts.py"
+    subprocess.run([sys.executable, str(script), "--batch", "2", "--repeats", "1", "--threads", "1",
+                    "--out", str(tmp_path / "layouts")], capture_output=True, text=True, check=True)
+    rows = json.loads((tmp_path / "layouts.json").read_text())["rows"]
+    assert {(r["precision"], r["layout"]) for r in rows} == {
+        (p, layout) for p in ("fp32", "bf16") for layout in ("separate", "concatenated")}
+    assert all(r["ms"] > 0 for r in rows)
