@@ -165,15 +165,20 @@ def test_an_empty_lock_is_waited_for_then_refused(toy_registry, toy_recipe, tmp_
 def test_a_burst_of_signals_is_one_request_and_a_later_one_aborts():
     from ganzoo.engine import _signals_caught
 
-    with _signals_caught(burst=0.5) as caught:
-        signal.raise_signal(signal.SIGINT)  # the terminal's Ctrl-C
-        signal.raise_signal(signal.SIGINT)  # torchrun's agent forwarding it
-        signal.raise_signal(signal.SIGTERM)
-        assert caught["signum"] == signal.SIGINT
-        time.sleep(0.6)
-        with pytest.raises(KeyboardInterrupt):  # a deliberate second Ctrl-C after the burst
-            signal.raise_signal(signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own Ctrl-C handler to start from: a shell's background job inherits SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with _signals_caught(burst=0.5) as caught:
+            signal.raise_signal(signal.SIGINT)  # the terminal's Ctrl-C
+            signal.raise_signal(signal.SIGINT)  # torchrun's agent forwarding it
+            signal.raise_signal(signal.SIGTERM)
+            assert caught["signum"] == signal.SIGINT
+            time.sleep(0.6)
+            with pytest.raises(KeyboardInterrupt):  # a deliberate second Ctrl-C after the burst
+                signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler from before, back
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def torchrun_popen(*args: str, env: dict) -> subprocess.Popen:
