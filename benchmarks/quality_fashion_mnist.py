@@ -223,6 +223,9 @@ def markdown(report: dict) -> str:
         "**Protocol.** " + report["protocol"],
         "",
     ]
+    overrides = report["config"].get("overrides") or []
+    if overrides:
+        lines += ["**Recipe overrides** (every run): " + " ".join(f"`{o}`" for o in overrides), ""]
     metric_cols = report["metric_columns"]
     names = [COLUMNS[c][0] for c in metric_cols]
     head = "| model | " + " | ".join(names) + " | seeds | steps | CPU min / run | wall min / run |"
