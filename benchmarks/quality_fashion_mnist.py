@@ -223,7 +223,7 @@ def markdown(report: dict) -> str:
         "**Protocol.** " + report["protocol"],
         "",
     ]
-    overrides = report["config"].get("overrides") or []
+    overrides = report.get("config", {}).get("overrides") or []
     if overrides:
         lines += ["**Recipe overrides** (every run): " + " ".join(f"`{o}`" for o in overrides), ""]
     metric_cols = report["metric_columns"]

@@ -99,6 +99,9 @@ def test_fashion_benchmark_report_puts_published_rows_beside_ganzoo(fashion):
     assert "**31.00** ± 1.00" in text  # FID mean ± std over the seeds
     assert "| published WGAN-GP (Lucic et al., best of a large search) | 24.5 |" in text
     assert "](g/wgan_gp_seed1.png)" in text and "| WGAN-GP | 1 | 32.000 | 12.000 | 0.600 | 0.400 | 1.0 | 1.5 |" in text
+    assert "Recipe overrides" not in text  # a report without overrides (or from before they were recorded)
+    report["config"] = {"overrides": ["model.penalty_every=4", "train.precision=bf16"]}
+    assert "**Recipe overrides** (every run): `model.penalty_every=4` `train.precision=bf16`" in fashion.markdown(report)
 
 
 def test_profile_step_writes_categories_that_add_up(tmp_path):
