@@ -40,9 +40,10 @@ class GradientPenalty(Penalty):
     """WGAN-GP: mean((||grad D(x_hat)|| - target)^2) at per-sample random interpolates of real and fake.
 
     One interpolation coefficient per sample; the gradient norm is over all non-batch dimensions. The paper
-    uses weight 10 for images; its authors used 0.1 for 2-D toy data. ``precision: autocast`` runs the penalty's
-    critic pass and double backward under the run's bf16 autocast (norm in fp32): a 1.4-1.5x cheaper penalty per critic
-    update on a bf16 CPU, Fashion-MNIST FID unchanged (README, "WGAN-GP: a cheaper gradient penalty").
+    uses weight 10 for images; its authors used 0.1 for 2-D toy data. ``precision: autocast`` runs the
+    penalty's critic pass and double backward under the run's bf16 autocast (norm in fp32): a 1.4-1.5x cheaper
+    penalty per critic update on a bf16 CPU, Fashion-MNIST FID unchanged (README, "WGAN-GP: a cheaper gradient
+    penalty").
     """
 
     def __init__(self, *, weight: float = 10.0, target: float = 1.0, precision: Precision = "fp32"):
