@@ -28,7 +28,7 @@ from torch import Tensor
 from . import __version__, checkpoint
 from .build import build_model
 from .errors import GanzooError
-from .keymap import Mismatch, to_ours, to_theirs
+from .keymap import Mismatch, shape_text, to_ours, to_theirs
 from .recipe import recipe_from_dict
 from .registry import Registry
 from .resolve import resolve
@@ -166,13 +166,12 @@ def _mismatch_error(exc: Mismatch, path: Path, what: str, opt: Mapping[str, Any]
                            hint="give the discriminator file (latest_net_D.pth)")
     wrong = [f"--{k} {v}" for k, v in looks.items() if k in opt and str(opt[k]) != str(v)]
     guess = f" ({' '.join(wrong)}?)" if wrong else ""
-    shape = lambda s: "(" + ", ".join(map(str, s)) + ")"  # noqa: E731
     if exc.kind == "shape":
-        message = f"{exc.key} has shape {shape(exc.found)}, {what} expects {shape(exc.expected)}"
+        message = f"{exc.key} has shape {shape_text(exc.found)}, {what} expects {shape_text(exc.expected)}"
     elif exc.kind == "missing":
-        message = f"{exc.key} {shape(exc.expected)} is missing, {what} needs it"
+        message = f"{exc.key} {shape_text(exc.expected)} is missing, {what} needs it"
     else:
-        message = f"unknown key {exc.key} {shape(exc.found)} for {what}"
+        message = f"unknown key {exc.key} {shape_text(exc.found)} for {what}"
     return GanzooError(f"{path}: {message}{guess}",
                        hint="the architecture options (--netG/--netD, --ngf/--ndf, --norm, --no-dropout, --input-nc, "
                             "--output-nc) must be those the file was trained with; --train-opt reads them from the "

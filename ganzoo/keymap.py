@@ -49,6 +49,11 @@ class Imported:
     dropped: list[str]  # their stale instance-norm buffers
 
 
+def shape_text(shape: Iterable[int]) -> str:
+    """A tensor shape as error messages print it: ``(64, 3, 4, 4)``, ``(64)``."""
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
 def _split(key: str) -> tuple[str, str]:
     module, _, name = key.rpartition(".")
     return module, name

@@ -9,10 +9,7 @@ from torch import nn
 
 from . import checkpoint
 from .errors import CheckpointError
-
-
-def _shape(t) -> str:
-    return "(" + ", ".join(map(str, t.shape)) + ")"
+from .keymap import shape_text
 
 
 def init_from(model: nn.Module, target: str | Path) -> str:
@@ -24,13 +21,13 @@ def init_from(model: nn.Module, target: str | Path) -> str:
     hint = "the checkpoint's recipe must build the same components (compare `ganzoo run --dry-run` of both)"
     for key, value in ours.items():
         if key not in theirs:
-            raise CheckpointError(f"{where}: no weights for {key} {_shape(value)}", hint=hint)
+            raise CheckpointError(f"{where}: no weights for {key} {shape_text(value.shape)}", hint=hint)
         if theirs[key].shape != value.shape:
-            raise CheckpointError(f"{where}: {key} has shape {_shape(theirs[key])}, this recipe's {_shape(value)}",
+            raise CheckpointError(f"{where}: {key} has shape {shape_text(theirs[key].shape)}, this recipe's {shape_text(value.shape)}",
                                   hint=hint)
     unknown = sorted(set(theirs) - set(ours))
     if unknown:
-        raise CheckpointError(f"{where}: {unknown[0]} {_shape(theirs[unknown[0]])} is not in this recipe's model"
+        raise CheckpointError(f"{where}: {unknown[0]} {shape_text(theirs[unknown[0]].shape)} is not in this recipe's model"
                               f"{f' (and {len(unknown) - 1} more)' if len(unknown) > 1 else ''}", hint=hint)
     model.load_state_dict(theirs)
     origin = "imported" if state.get("imported") else f"step {state.get('step')}"

@@ -339,3 +339,26 @@ def test_fixture_in_the_papers_test_mode(tmp_path):
     assert torch.equal(paper, alone)
     difference = (paper[:1] - io["output_image"]).abs()
     assert difference.mean() > 0.01  # the paper's mode is not eval mode (issue: mean 0.054 on this image)
+
+
+def test_init_from_names_the_first_key_that_does_not_fit(tmp_path):
+    """train.init_from (ganzoo.warmstart): missing, reshaped and unknown keys are one CheckpointError each."""
+    from ganzoo.errors import CheckpointError
+    from ganzoo.warmstart import init_from
+
+    def saved(model_state: dict) -> Path:
+        path = tmp_path / f"c{len(list(tmp_path.iterdir()))}.pt"
+        checkpoint.save({"format": checkpoint.FORMAT_VERSION, "model": model_state, "step": 3}, path)
+        return path
+
+    model = nn.Sequential(nn.Linear(3, 5))
+    ours = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointError, match=r"no weights for 0\.bias \(5\)"):
+        init_from(model, saved({"0.weight": ours["0.weight"]}))
+    with pytest.raises(CheckpointError, match=r"0\.weight has shape \(4, 3\), this recipe's \(5, 3\)"):
+        init_from(model, saved({**ours, "0.weight": torch.zeros(4, 3)}))
+    with pytest.raises(CheckpointError, match=r"1\.bias \(2\) is not in this recipe's model \(and 1 more\)"):
+        init_from(model, saved({**ours, "1.bias": torch.zeros(2), "1.weight": torch.zeros(2, 5)}))
+    new = {k: torch.full_like(v, 0.5) for k, v in ours.items()}
+    assert "(step 3)" in init_from(model, saved(new))
+    assert all(torch.equal(model.state_dict()[k], new[k]) for k in new)
