@@ -468,21 +468,24 @@ class Trainer:
                         stop = dist.any_rank_host(stop)
                     bar.update(1)
                     last = self.step == self.total
-                    if (self.step % cfg.log_every == 0 or self.step % cfg.sample_every == 0 or last or stop
-                            or self.step % cfg.checkpoint_every == 0
-                            or (cfg.eval_every and self.step % cfg.eval_every == 0)):
+                    log_due = self.step % cfg.log_every == 0 or last
+                    samples_due = self.step % cfg.sample_every == 0 or last
+                    # every rank settles at the same steps: rank 0 alone has a quality monitor
+                    eval_due = bool(cfg.eval_every) and self.step % cfg.eval_every == 0
+                    checkpoint_due = self.step % cfg.checkpoint_every == 0 or last or stop
+                    if log_due or samples_due or eval_due or checkpoint_due:
                         self._settle()  # before anything is written: the one wait for the device, NaN check
-                    if self.step % cfg.log_every == 0 or last:
+                    if log_due:
                         self._flush_window()
                         bar.set_postfix({k: f"{v:.3g}" for k, v in self.last_row.items()
                                          if "/" in k and not k.startswith("lr/")}, refresh=False)
                         if lines:
                             self.log(lines.line(self.step, self.last_row))
-                    if self.step % cfg.sample_every == 0 or last:
+                    if samples_due:
                         self.write_samples()
                     if self.quality is not None and self.quality.due(self.step, last):
                         self.score_quality()
-                    if self.step % cfg.checkpoint_every == 0 or last or stop:
+                    if checkpoint_due:
                         self.save_checkpoint()
                     if stop:
                         raise Interrupted(self.step, self.run)
