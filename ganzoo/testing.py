@@ -213,8 +213,6 @@ def _factory_problems(entry: Entry) -> list[str]:
     return problems
 
 
-
-
 def _builds_with_defaults(entry: Entry) -> list[str]:
     """Build the component with its defaults on the meta device (no memory, no time)."""
     import torch

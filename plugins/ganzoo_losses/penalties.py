@@ -2,7 +2,7 @@
 
 ``precision: autocast`` (opt-in) runs the critic's forward, the input gradient and their double backward under
 the run's autocast (bf16): only the gradient norm and the squared error are accumulated in fp32. It is cheaper
-where the penalty dominates (WGAN-GP: ~45% of a bf16 step on CPU) and evidenced on quality by the benchmarks
+where the penalty dominates (WGAN-GP: ~40% of a bf16 step on CPU) and evidenced on quality by the benchmarks
 named in the README; fp32 stays the default.
 """
 

@@ -62,8 +62,9 @@ class WGANGP(UnconditionalGAN):
     ``penalty_every: k`` (default 1: every critic update) is lazy regularisation as StyleGAN2 does it for R1:
     the penalty is computed on every k-th critic update only (counted across steps, so a resumed run continues
     the same schedule), with its weight multiplied by k. It saves the penalty's double backward on the other
-    updates. Off by default: its speed and its effect on quality have not been measured yet; D/gp then averages
-    the updates that computed it.
+    updates; D/gp then averages the updates that computed it. Off by default; measured with k = 4 (README,
+    "WGAN-GP: a cheaper gradient penalty"): 1.4x faster in fp32, 2-D mode coverage and Fashion-MNIST FID at the
+    default's within seed noise.
     """
 
     loss_slots = {"adversarial": AdversarialLoss, "penalty": Penalty}
